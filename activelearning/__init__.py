@@ -1,0 +1,1 @@
+"""The machine loop: encoders, embeddings, training, model registry, query strategies."""

@@ -1,0 +1,1 @@
+"""Where scores and labels become actions: scan API, thresholds, hash banks, reports."""

@@ -1,0 +1,1 @@
+"""The human loop: policies, items, queues, leases, decisions, labels, consensus, import."""

@@ -1,0 +1,628 @@
+"""Writes of the human loop: ingest, leases, decisions, consensus, adjudication.
+
+Every service validates, writes inside ``transaction.atomic`` and enqueues follow-up work with
+``transaction.on_commit``. Errors are ``ApplicationError`` subclasses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from labeling import signals
+from labeling.consensus import majority
+from labeling.roles import can_adjudicate, sees_all_queues
+from labeling.tasks import refresh_queue_stats
+from labeling.models import (
+    DEFAULT_LABELS,
+    AuditEvent,
+    Decision,
+    DecisionKind,
+    Escalation,
+    Item,
+    ItemStatus,
+    Label,
+    LabelSource,
+    Lease,
+    LeaseState,
+    Policy,
+    Queue,
+    QueueOrder,
+    Retraction,
+    Skip,
+)
+from reviewtool.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
+
+User = AbstractBaseUser | AnonymousUser
+
+# A reviewer may hold this many live leases per queue: the item on screen, one prefetched, and
+# one spare for a slow network. More would hide items from other reviewers.
+MAX_ACTIVE_LEASES_PER_QUEUE = 3
+OPEN_STATUSES = (ItemStatus.PENDING, ItemStatus.IN_REVIEW)
+
+
+# --- audit ---------------------------------------------------------------------------------------
+
+
+def audit_record(
+    *, actor: Any, action: str, obj: Any, data: Mapping[str, Any] | None = None
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        action=action,
+        object_type=type(obj).__name__.lower(),
+        object_id=str(obj.pk),
+        data=dict(data or {}),
+    )
+
+
+# --- policies and queues -------------------------------------------------------------------------
+
+
+def policy_create(
+    *,
+    slug: str,
+    name: str,
+    labels: Sequence[str] | None = None,
+    guidelines: str = "",
+    severity: int = 1,
+    positive_labels: Sequence[str] | None = None,
+    ordinal: bool = False,
+    actor: Any = None,
+) -> Policy:
+    label_list = [str(value) for value in (labels or DEFAULT_LABELS)]
+    _validate_label_set(label_list)
+    positives = list(positive_labels) if positive_labels is not None else label_list[:1]
+    unknown = set(positives) - set(label_list)
+    if unknown:
+        raise ValidationFailed(
+            "Positive labels must be in the label set.",
+            {"fields": {"positive_labels": sorted(unknown)}},
+        )
+    with transaction.atomic():
+        if Policy.objects.filter(slug=slug).exists():
+            raise Conflict(f"Policy {slug!r} already exists.")
+        policy = Policy.objects.create(
+            slug=slug,
+            name=name,
+            labels=label_list,
+            guidelines=guidelines,
+            severity=severity,
+            positive_labels=positives,
+            ordinal=ordinal,
+        )
+        audit_record(actor=actor, action="policy.create", obj=policy)
+    return policy
+
+
+def policy_update(*, policy: Policy, actor: Any = None, **changes: Any) -> Policy:
+    """Change a policy; a change to its guidelines or labels starts a new policy version."""
+    allowed = {"name", "guidelines", "labels", "severity", "positive_labels", "ordinal"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationFailed("Unknown policy fields.", {"fields": sorted(unknown)})
+    if "labels" in changes:
+        _validate_label_set(changes["labels"])
+    with transaction.atomic():
+        policy = Policy.objects.select_for_update().get(pk=policy.pk)
+        versioned = any(
+            key in changes and changes[key] != getattr(policy, key)
+            for key in ("guidelines", "labels")
+        )
+        for key, value in changes.items():
+            setattr(policy, key, value)
+        if versioned:
+            policy.version += 1
+        policy.save()
+        audit_record(
+            actor=actor, action="policy.update", obj=policy, data={"version": policy.version}
+        )
+    return policy
+
+
+def _validate_label_set(labels: Sequence[str]) -> None:
+    if not labels or len(set(labels)) != len(labels) or any(not value for value in labels):
+        raise ValidationFailed(
+            "A label set needs at least one distinct, non-empty value.",
+            {"fields": {"labels": list(labels)}},
+        )
+    if len(labels) > 9:
+        # Number keys 1-9 choose a verdict; more values than keys would break keyboard review.
+        raise ValidationFailed("A label set holds at most 9 values.", {"fields": {"labels": []}})
+
+
+def queue_create(
+    *,
+    slug: str,
+    name: str,
+    policies: Sequence[Policy],
+    overlap: int = 1,
+    lease_seconds: int = 300,
+    order: str = QueueOrder.PRIORITY,
+    blind: bool = False,
+    min_agreement: float = 1.0,
+    reviewers: Iterable[Any] = (),
+    actor: Any = None,
+) -> Queue:
+    if not policies:
+        raise ValidationFailed("A queue needs at least one policy.", {"fields": {"policies": []}})
+    if overlap < 1 or lease_seconds < 10:
+        raise ValidationFailed(
+            "Overlap must be at least 1 and leases last at least 10 seconds.",
+            {"fields": {"overlap": overlap, "lease_seconds": lease_seconds}},
+        )
+    if not 0.0 < min_agreement <= 1.0:
+        raise ValidationFailed("min_agreement must be in (0, 1].", {"fields": {}})
+    with transaction.atomic():
+        if Queue.objects.filter(slug=slug).exists():
+            raise Conflict(f"Queue {slug!r} already exists.")
+        queue = Queue.objects.create(
+            slug=slug,
+            name=name,
+            overlap=overlap,
+            lease_seconds=lease_seconds,
+            order=order,
+            blind=blind,
+            min_agreement=min_agreement,
+        )
+        queue.policies.set(policies)
+        queue.reviewers.set(list(reviewers))
+        audit_record(actor=actor, action="queue.create", obj=queue)
+    return queue
+
+
+# --- ingest --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    external_id: str
+    text: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    language: str = ""
+    received_at: datetime | None = None
+    priority: float = 0.0
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    created: list[Item]
+    existing: list[Item]
+
+
+def items_ingest(
+    *, queue: Queue, items: Sequence[ItemInput], source: str = "api", actor: Any = None
+) -> IngestResult:
+    """Create items with their review slots; idempotent on (source, external id).
+
+    An item that already exists is returned in ``existing`` and left untouched, so a client can
+    retry a whole batch after a timeout.
+    """
+    _validate_item_inputs(items)
+    now = timezone.now()
+    with transaction.atomic():
+        ids = [entry.external_id for entry in items]
+        found = {
+            item.external_id: item
+            for item in Item.objects.filter(source=source, external_id__in=ids)
+        }
+        new_items = [
+            Item(
+                queue=queue,
+                source=source,
+                external_id=entry.external_id,
+                text=entry.text,
+                metadata=dict(entry.metadata),
+                language=entry.language,
+                received_at=entry.received_at or now,
+                priority=entry.priority,
+            )
+            for entry in items
+            if entry.external_id not in found
+        ]
+        created = Item.objects.bulk_create(new_items, batch_size=1000)
+        Lease.objects.bulk_create(
+            [
+                Lease(
+                    item=item,
+                    slot=slot,
+                    queue=queue,
+                    priority=item.priority,
+                    received_at=item.received_at,
+                )
+                for item in created
+                for slot in range(queue.overlap)
+            ],
+            batch_size=2000,
+        )
+        if created:
+            audit_record(
+                actor=actor, action="items.ingest", obj=queue, data={"created": len(created)}
+            )
+            created_ids = [item.pk for item in created]
+            transaction.on_commit(lambda: signals.items_ingested.send(Item, item_ids=created_ids))
+    return IngestResult(created=created, existing=list(found.values()))
+
+
+def _validate_item_inputs(items: Sequence[ItemInput]) -> None:
+    seen: set[str] = set()
+    errors: dict[str, str] = {}
+    for index, entry in enumerate(items):
+        if not entry.external_id or len(entry.external_id) > 255:
+            errors[str(index)] = "external_id must be 1 to 255 characters."
+        elif entry.external_id in seen:
+            errors[str(index)] = f"duplicate external_id {entry.external_id!r} in this batch."
+        seen.add(entry.external_id)
+    if errors:
+        raise ValidationFailed("Some items are invalid; nothing was stored.", {"rows": errors})
+
+
+def items_set_priority(*, priorities: Mapping[int, float]) -> int:
+    """Re-rank items (the active-learning side calls this); slots follow their item."""
+    updated = 0
+    with transaction.atomic():
+        for item_id, priority in priorities.items():
+            updated += Item.objects.filter(pk=item_id).update(priority=priority)
+            Lease.objects.filter(item_id=item_id).update(priority=priority)
+    return updated
+
+
+# --- leases --------------------------------------------------------------------------------------
+
+
+def lease_next(
+    *, queue: Queue, reviewer: Any, exclude_tokens: Sequence[uuid.UUID] = ()
+) -> Lease | None:
+    """Lease the next slot of ``queue`` to ``reviewer``, or return a live lease they already hold.
+
+    Returning a held lease first makes a page reload resume the same item. ``exclude_tokens`` are
+    leases the client already shows (the prefetch asks for a second, different item). On
+    PostgreSQL the candidate row is locked with ``FOR UPDATE SKIP LOCKED`` so concurrent reviewers
+    never wait on, or take, each other's slot; SQLite runs every transaction with the write lock
+    taken up front (``transaction_mode=IMMEDIATE`` in settings), which serialises the same steps.
+    """
+    _ensure_member(queue=queue, reviewer=reviewer)
+    now = timezone.now()
+    with transaction.atomic():
+        held = list(
+            Lease.objects.filter(
+                queue=queue, reviewer=reviewer, state=LeaseState.LEASED, expires_at__gt=now
+            )
+            .exclude(token__in=list(exclude_tokens))
+            .order_by("leased_at")[:1]
+        )
+        if held:
+            return held[0]
+        live_count = Lease.objects.filter(
+            reviewer=reviewer, queue=queue, state=LeaseState.LEASED, expires_at__gt=now
+        ).count()
+        if live_count >= MAX_ACTIVE_LEASES_PER_QUEUE:
+            raise Conflict("You already hold the maximum number of items in this queue.")
+        candidate = _next_candidate(queue=queue, reviewer=reviewer, now=now)
+        if candidate is None:
+            return None
+        candidate.state = LeaseState.LEASED
+        candidate.reviewer = reviewer
+        candidate.token = uuid.uuid4()
+        candidate.leased_at = now
+        candidate.expires_at = now + timedelta(seconds=queue.lease_seconds)
+        candidate.save(update_fields=["state", "reviewer", "token", "leased_at", "expires_at"])
+    return candidate
+
+
+def _next_candidate(*, queue: Queue, reviewer: Any, now: datetime) -> Lease | None:
+    mine_on_item = Lease.objects.filter(item=OuterRef("item"), reviewer=reviewer).filter(
+        Q(state=LeaseState.DONE) | Q(state=LeaseState.LEASED, expires_at__gt=now)
+    )
+    skipped = Skip.objects.filter(item=OuterRef("item"), reviewer=reviewer)
+    decided = Decision.objects.filter(item=OuterRef("item"), reviewer=reviewer)
+    candidates: QuerySet[Lease] = (
+        Lease.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(queue=queue)
+        .filter(Q(state=LeaseState.OPEN) | Q(state=LeaseState.LEASED, expires_at__lte=now))
+        .filter(~Exists(mine_on_item), ~Exists(skipped), ~Exists(decided))
+    )
+    ordering = {
+        QueueOrder.PRIORITY: ("-priority", "received_at", "id"),
+        QueueOrder.OLDEST: ("received_at", "id"),
+        QueueOrder.NEWEST: ("-received_at", "-id"),
+    }[QueueOrder(queue.order)]
+    return candidates.order_by(*ordering).first()
+
+
+def _ensure_member(*, queue: Queue, reviewer: Any) -> None:
+    if sees_all_queues(reviewer):
+        return
+    if not queue.reviewers.filter(pk=reviewer.pk).exists():
+        raise Forbidden("You are not a reviewer of this queue.")
+
+
+def _held_lease(*, token: uuid.UUID | str, reviewer: Any, now: datetime) -> Lease:
+    """The lease with ``token``, locked, if ``reviewer`` holds it and it has not expired."""
+    try:
+        lease = Lease.objects.select_for_update().select_related("item", "queue").get(token=token)
+    except (Lease.DoesNotExist, ValueError, TypeError) as error:
+        raise NotFound("No such lease.") from error
+    if lease.reviewer_id != reviewer.pk:
+        raise Conflict("This lease belongs to another reviewer.")
+    if lease.state != LeaseState.LEASED:
+        raise Conflict("This lease is no longer open.", {"state": lease.state})
+    if lease.expires_at is None or lease.expires_at <= now:
+        raise Conflict("This lease has expired; take the next item.")
+    return lease
+
+
+def _release(lease: Lease) -> None:
+    lease.state = LeaseState.OPEN
+    lease.reviewer = None
+    lease.token = None
+    lease.leased_at = None
+    lease.expires_at = None
+    lease.save(update_fields=["state", "reviewer", "token", "leased_at", "expires_at"])
+
+
+def lease_skip(*, token: uuid.UUID | str, reviewer: Any) -> None:
+    """Give the slot back; the reviewer is not offered this item again."""
+    with transaction.atomic():
+        lease = _held_lease(token=token, reviewer=reviewer, now=timezone.now())
+        Skip.objects.create(item=lease.item, reviewer=reviewer)
+        _release(lease)
+        audit_record(actor=reviewer, action="item.skip", obj=lease.item)
+
+
+def lease_escalate(*, token: uuid.UUID | str, reviewer: Any, note: str = "") -> Escalation:
+    """Send the item to senior reviewers; its remaining slots close."""
+    with transaction.atomic():
+        lease = _held_lease(token=token, reviewer=reviewer, now=timezone.now())
+        item = lease.item
+        escalation = Escalation.objects.create(item=item, reviewer=reviewer, note=note)
+        item.status = ItemStatus.ESCALATED
+        item.save(update_fields=["status"])
+        _release(lease)
+        _close_open_slots(item)
+        audit_record(actor=reviewer, action="item.escalate", obj=item, data={"note": note})
+    _after_commit_refresh(item.queue_id)
+    return escalation
+
+
+def _close_open_slots(item: Item) -> None:
+    # Slots of an item that needs no more reviews are closed so the next-item scan skips them.
+    Lease.objects.filter(item=item).exclude(state=LeaseState.DONE).update(
+        state=LeaseState.DONE, token=None, expires_at=None
+    )
+
+
+# --- decisions -----------------------------------------------------------------------------------
+
+
+def decision_submit(
+    *,
+    token: uuid.UUID | str,
+    reviewer: Any,
+    verdicts: Mapping[str, str],
+    idempotency_key: str | None = None,
+    note: str = "",
+    time_on_item_ms: int | None = None,
+    suggestion_shown: Mapping[str, Any] | None = None,
+) -> Decision:
+    """Record a reviewer's verdicts for a leased slot and resolve consensus.
+
+    Idempotent by ``idempotency_key``: a retry returns the decision already stored. Refuses a lease
+    that expired or belongs to someone else (``Conflict``, HTTP 409).
+    """
+    if idempotency_key:
+        existing = _decision_by_key(reviewer=reviewer, key=idempotency_key)
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            lease = _held_lease(token=token, reviewer=reviewer, now=timezone.now())
+            clean = _validate_verdicts(queue=lease.queue, verdicts=verdicts)
+            decision = Decision.objects.create(
+                item=lease.item,
+                lease=lease,
+                reviewer=reviewer,
+                kind=DecisionKind.REVIEW,
+                verdicts=clean,
+                note=note,
+                time_on_item_ms=time_on_item_ms,
+                suggestion_shown=dict(suggestion_shown) if suggestion_shown else None,
+                idempotency_key=idempotency_key or None,
+            )
+            lease.state = LeaseState.DONE
+            lease.save(update_fields=["state"])
+            item_resolve(item=lease.item, queue=lease.queue)
+    except IntegrityError:
+        # A concurrent retry with the same key won the race; return what it stored.
+        if idempotency_key:
+            existing = _decision_by_key(reviewer=reviewer, key=idempotency_key)
+            if existing is not None:
+                return existing
+        raise
+    _after_commit_refresh(lease.queue_id)
+    return decision
+
+
+def _decision_by_key(*, reviewer: Any, key: str) -> Decision | None:
+    return Decision.objects.filter(reviewer=reviewer, idempotency_key=key).first()
+
+
+def _validate_verdicts(*, queue: Queue, verdicts: Mapping[str, str]) -> dict[str, str]:
+    policies = {policy.slug: policy for policy in queue.policies.all()}
+    errors: dict[str, str] = {}
+    if not isinstance(verdicts, Mapping):
+        raise ValidationFailed("verdicts must be an object {policy: label}.", {"fields": {}})
+    for slug in verdicts:
+        if slug not in policies:
+            errors[str(slug)] = "This queue does not review this policy."
+    for slug, policy in policies.items():
+        value = verdicts.get(slug)
+        if value is None:
+            errors[slug] = "A verdict is required."
+        elif value not in policy.labels:
+            errors[slug] = f"Must be one of {policy.labels}."
+    if errors:
+        raise ValidationFailed("Invalid verdicts.", {"fields": errors})
+    return {slug: str(verdicts[slug]) for slug in policies}
+
+
+def decision_undo(*, decision: Decision, reviewer: Any) -> Lease:
+    """Retract one's own decision while its lease lasts; the slot goes back to the reviewer."""
+    with transaction.atomic():
+        decision = Decision.objects.select_for_update().get(pk=decision.pk)
+        if decision.reviewer_id != reviewer.pk:
+            raise Forbidden("You can only undo your own decisions.")
+        if Retraction.objects.filter(decision=decision).exists():
+            raise Conflict("This decision was already undone.")
+        lease = Lease.objects.select_for_update().select_related("queue", "item").get(
+            pk=decision.lease_id
+        )
+        if lease.expires_at is None or lease.expires_at <= timezone.now():
+            raise Conflict("The lease for this decision has ended; it can no longer be undone.")
+        item = lease.item
+        if item.status in (ItemStatus.ADJUDICATION, ItemStatus.ESCALATED) or (
+            item.labels.filter(source=LabelSource.ADJUDICATION).exists()
+        ):
+            raise Conflict("This item has moved on to a senior reviewer.")
+        Retraction.objects.create(decision=decision)
+        lease.state = LeaseState.LEASED
+        lease.save(update_fields=["state"])
+        Label.objects.filter(item=item, source=LabelSource.CONSENSUS).delete()
+        # Reopen the other slots that resolution closed.
+        item_resolve(item=item, queue=lease.queue)
+        audit_record(actor=reviewer, action="decision.undo", obj=decision)
+    _after_commit_refresh(lease.queue_id)
+    return lease
+
+
+def _counted_decisions(item: Item) -> list[Decision]:
+    return list(
+        Decision.objects.filter(item=item, kind__in=(DecisionKind.REVIEW, DecisionKind.IMPORT))
+        .exclude(Exists(Retraction.objects.filter(decision=OuterRef("pk"))))
+        .order_by("id")
+    )
+
+
+def item_resolve(*, item: Item, queue: Queue) -> ItemStatus:
+    """Apply the consensus rule to ``item`` and store its status (and Labels when agreed).
+
+    Below ``queue.overlap`` decisions the item stays in review. At or above it, each policy whose
+    majority reaches ``queue.min_agreement`` gets a consensus Label; any other policy sends the item
+    to adjudication.
+    """
+    decisions = _counted_decisions(item)
+    if item.labels.filter(source=LabelSource.ADJUDICATION).exists():
+        return ItemStatus(item.status)
+    if len(decisions) < queue.overlap:
+        status = ItemStatus.IN_REVIEW if decisions else ItemStatus.PENDING
+        _reopen_slots(item=item, needed=queue.overlap)
+    else:
+        status = _apply_consensus(item=item, queue=queue, decisions=decisions)
+        _close_open_slots(item)
+    item.status = status
+    item.save(update_fields=["status"])
+    return status
+
+
+def _reopen_slots(*, item: Item, needed: int) -> None:
+    # After an undo a slot closed by resolution must become leasable again.
+    Lease.objects.filter(item=item, state=LeaseState.DONE, reviewer__isnull=True).update(
+        state=LeaseState.OPEN
+    )
+
+
+def _apply_consensus(*, item: Item, queue: Queue, decisions: list[Decision]) -> ItemStatus:
+    agreed: list[tuple[Policy, str, float]] = []
+    for policy in queue.policies.all():
+        values = [d.verdicts[policy.slug] for d in decisions if policy.slug in d.verdicts]
+        result = majority(values)
+        if result.value is None or result.agreement < queue.min_agreement:
+            return ItemStatus.ADJUDICATION
+        agreed.append((policy, result.value, result.agreement))
+    for policy, value, agreement in agreed:
+        label_store(
+            item=item,
+            policy=policy,
+            value=value,
+            source=LabelSource.CONSENSUS,
+            agreement=agreement,
+        )
+    return ItemStatus.RESOLVED
+
+
+def label_store(
+    *,
+    item: Item,
+    policy: Policy,
+    value: str,
+    source: LabelSource,
+    agreement: float | None,
+    decided_by: Any = None,
+) -> Label:
+    """Create or replace the resolved label of (item, policy), stamped with the policy version."""
+    if value not in policy.labels:
+        raise ValidationFailed(
+            f"{value!r} is not a label of policy {policy.slug!r}.",
+            {"fields": {policy.slug: f"Must be one of {policy.labels}."}},
+        )
+    label, _ = Label.objects.update_or_create(
+        item=item,
+        policy=policy,
+        defaults={
+            "value": value,
+            "source": source,
+            "agreement": agreement,
+            "policy_version": policy.version,
+            "decided_by": decided_by if getattr(decided_by, "is_authenticated", False) else None,
+        },
+    )
+    transaction.on_commit(
+        lambda: signals.labels_resolved.send(Label, policy_id=policy.pk, label_ids=[label.pk])
+    )
+    return label
+
+
+def item_adjudicate(
+    *, item: Item, reviewer: Any, verdicts: Mapping[str, str], note: str = ""
+) -> Decision:
+    """A senior reviewer settles an item in adjudication or escalation; their word is the label."""
+    if not can_adjudicate(reviewer):
+        raise Forbidden("Only senior reviewers, leads and admins adjudicate.")
+    with transaction.atomic():
+        item = Item.objects.select_for_update().select_related("queue").get(pk=item.pk)
+        if item.status not in (ItemStatus.ADJUDICATION, ItemStatus.ESCALATED):
+            raise Conflict("This item is not waiting for adjudication.", {"status": item.status})
+        clean = _validate_verdicts(queue=item.queue, verdicts=verdicts)
+        decision = Decision.objects.create(
+            item=item, reviewer=reviewer, kind=DecisionKind.ADJUDICATION, verdicts=clean, note=note
+        )
+        for policy in item.queue.policies.all():
+            label_store(
+                item=item,
+                policy=policy,
+                value=clean[policy.slug],
+                source=LabelSource.ADJUDICATION,
+                agreement=1.0,
+                decided_by=reviewer,
+            )
+        item.status = ItemStatus.RESOLVED
+        item.save(update_fields=["status"])
+        _close_open_slots(item)
+        audit_record(actor=reviewer, action="item.adjudicate", obj=item, data={"verdicts": clean})
+    _after_commit_refresh(item.queue_id)
+    return decision
+
+
+# --- queue statistics ----------------------------------------------------------------------------
+
+
+def _after_commit_refresh(queue_id: int) -> None:
+    transaction.on_commit(lambda: refresh_queue_stats.delay(queue_id))

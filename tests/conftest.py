@@ -1,0 +1,69 @@
+"""Personas and shared fixtures. Unit tests run Celery tasks eagerly (in-process)."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from labeling.models import Roles
+from tests.factories import PolicyFactory, UserFactory, make_queue
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from reviewtool.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+
+
+@pytest.fixture
+def reviewer(db):
+    return UserFactory(username="rita", roles=[Roles.REVIEWER])
+
+
+@pytest.fixture
+def other_reviewer(db):
+    return UserFactory(username="oscar", roles=[Roles.REVIEWER])
+
+
+@pytest.fixture
+def senior(db):
+    return UserFactory(username="sam", roles=[Roles.SENIOR_REVIEWER])
+
+
+@pytest.fixture
+def ml_engineer(db):
+    return UserFactory(username="mel", roles=[Roles.ML_ENGINEER])
+
+
+@pytest.fixture
+def lead(db):
+    return UserFactory(username="lee", roles=[Roles.LEAD])
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="ada", roles=[Roles.ADMIN])
+
+
+@pytest.fixture
+def outsider(db):
+    """Logged in, but holds no role and belongs to no queue."""
+    return UserFactory(username="olga")
+
+
+@pytest.fixture
+def policy(db):
+    return PolicyFactory(slug="hate", name="Hate speech")
+
+
+@pytest.fixture
+def queue(db, policy, reviewer, other_reviewer, senior):
+    return make_queue(slug="main", policies=[policy], reviewers=[reviewer, other_reviewer, senior])
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
