@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from labeling.models import (
@@ -40,6 +40,7 @@ def queues_with_counts(user: Any) -> QuerySet[Queue]:
             "items",
             filter=Q(items__status__in=(ItemStatus.ADJUDICATION, ItemStatus.ESCALATED)),
         ),
+        escalated_count=Count("items", filter=Q(items__status=ItemStatus.ESCALATED)),
         resolved_count=Count("items", filter=Q(items__status=ItemStatus.RESOLVED)),
     )
 
@@ -95,16 +96,27 @@ def labels_for_user(
     return labels.order_by("-created_at", "-id")
 
 
-def decisions_for_user(user: Any, *, mine: bool = False) -> QuerySet[Decision]:
+def decisions_for_user(
+    user: Any, *, mine: bool = False, item: int | None = None, queue: str | None = None
+) -> QuerySet[Decision]:
     """Decisions a user may see; reviewers see only their own (blind overlap)."""
     decisions = Decision.objects.select_related("item", "reviewer").annotate(
         retracted=Exists(Retraction.objects.filter(decision=OuterRef("pk")))
     )
+    if item is not None:
+        decisions = decisions.filter(item_id=item)
+    if queue:
+        decisions = decisions.filter(item__queue__slug=queue)
     if mine or not (sees_all_queues(user) or can_adjudicate(user)):
         return decisions.filter(reviewer=user)
     if not sees_all_queues(user):
         decisions = decisions.filter(item__queue__in=queues_for_user(user))
     return decisions
+
+
+def decision_by_idempotency_key(user: Any, *, key: str) -> Decision | None:
+    """The decision ``user`` already stored under ``key``, if any (to tell a retry apart)."""
+    return Decision.objects.filter(reviewer=user, idempotency_key=key).first()
 
 
 def recent_decisions(user: Any, *, limit: int = 10) -> list[dict[str, Any]]:
@@ -138,7 +150,16 @@ def adjudication_backlog(user: Any) -> QuerySet[Item]:
     return (
         items_for_user(user)
         .filter(status__in=(ItemStatus.ADJUDICATION, ItemStatus.ESCALATED))
-        .prefetch_related("decisions", "escalations", "queue__policies")
+        .prefetch_related(
+            Prefetch(
+                "decisions",
+                queryset=Decision.objects.select_related("reviewer")
+                .annotate(retracted=Exists(Retraction.objects.filter(decision=OuterRef("pk"))))
+                .order_by("created_at", "id"),
+            ),
+            "escalations__reviewer",
+            "queue__policies",
+        )
         .order_by("received_at", "id")
     )
 
@@ -147,3 +168,22 @@ def live_leases(user: Any, *, queue: Queue) -> QuerySet[Lease]:
     return Lease.objects.filter(
         queue=queue, reviewer=user, state=LeaseState.LEASED, expires_at__gt=timezone.now()
     )
+
+
+def labeled_examples(*, policy: Policy) -> list[tuple[int, str, str]]:
+    """``(item id, text, label value)`` of every resolved label of ``policy``, oldest first.
+
+    This is the training set of the machine side; it reads labels only through here.
+    """
+    return list(
+        Label.objects.filter(policy=policy)
+        .order_by("item_id")
+        .values_list("item_id", "item__text", "value")
+    )
+
+
+def unlabeled_items(*, policy: Policy) -> QuerySet[Item]:
+    """Items still waiting for review in queues that judge ``policy`` (the pool to score)."""
+    return Item.objects.filter(
+        queue__policies=policy, status__in=(ItemStatus.PENDING, ItemStatus.IN_REVIEW)
+    ).order_by("id")
