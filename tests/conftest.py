@@ -8,6 +8,9 @@ from rest_framework.test import APIClient
 from labeling.models import Roles
 from tests.factories import PolicyFactory, UserFactory, make_queue
 
+# Under CI=true, integration/browser/dataset tests must run: a skip there is a failure.
+pytest_plugins = ["tests.plugins.required_markers"]
+
 
 @pytest.fixture(autouse=True)
 def _celery_eager(settings):
