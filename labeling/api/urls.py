@@ -1,3 +1,28 @@
 from django.urls import path
 
-urlpatterns: list[object] = []
+from labeling.api import views
+
+urlpatterns = [
+    path("auth/token/", views.TokenObtainApi.as_view(), name="api-token"),
+    path("policies/", views.PolicyListApi.as_view(), name="api-policies"),
+    path("policies/<slug:slug>/", views.PolicyDetailApi.as_view(), name="api-policy"),
+    path("queues/", views.QueueListApi.as_view(), name="api-queues"),
+    path("queues/<slug:slug>/", views.QueueDetailApi.as_view(), name="api-queue"),
+    path("queues/<slug:slug>/next/", views.NextItemApi.as_view(), name="api-queue-next"),
+    path("items/", views.ItemListApi.as_view(), name="api-items"),
+    path("items/<int:item_id>/", views.ItemDetailApi.as_view(), name="api-item"),
+    path("decisions/", views.DecisionListApi.as_view(), name="api-decisions"),
+    path(
+        "decisions/<int:decision_id>/undo/",
+        views.DecisionUndoApi.as_view(),
+        name="api-decision-undo",
+    ),
+    path("leases/<uuid:token>/skip/", views.LeaseSkipApi.as_view(), name="api-lease-skip"),
+    path(
+        "leases/<uuid:token>/escalate/",
+        views.LeaseEscalateApi.as_view(),
+        name="api-lease-escalate",
+    ),
+    path("labels/", views.LabelListApi.as_view(), name="api-labels"),
+    path("adjudications/", views.AdjudicationApi.as_view(), name="api-adjudications"),
+]
