@@ -1,3 +1,17 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-urlpatterns: list[object] = []
+from labeling import views
+
+urlpatterns = [
+    path("", views.queue_list, name="queue-list"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("queues/<slug:slug>/review/", views.review, name="review"),
+    path("adjudication/", views.adjudication, name="adjudication"),
+    path("adjudication/<int:item_id>/", views.adjudicate_item, name="adjudicate-item"),
+]
