@@ -70,3 +70,14 @@ def queue(db, policy, reviewer, other_reviewer, senior):
 @pytest.fixture
 def api_client():
     return APIClient()
+
+
+@pytest.fixture
+def datasets_dir(settings):
+    """The folder of real datasets (``settings.REVIEWTOOL_DATASETS``); skips the test without it."""
+    from pathlib import Path
+
+    path = Path(settings.REVIEWTOOL_DATASETS)
+    if not path.is_dir():
+        pytest.skip(f"datasets folder {path} not found (set REVIEWTOOL_DATASETS)")
+    return path
