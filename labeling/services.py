@@ -78,7 +78,8 @@ def policy_create(
     ordinal: bool = False,
     actor: Any = None,
 ) -> Policy:
-    label_list = [str(value) for value in (labels or DEFAULT_LABELS)]
+    # An explicit empty label set is an error, not a request for the defaults.
+    label_list = [str(value) for value in (DEFAULT_LABELS if labels is None else labels)]
     _validate_label_set(label_list)
     positives = list(positive_labels) if positive_labels is not None else label_list[:1]
     unknown = set(positives) - set(label_list)
@@ -119,6 +120,12 @@ def policy_update(*, policy: Policy, actor: Any = None, **changes: Any) -> Polic
         )
         for key, value in changes.items():
             setattr(policy, key, value)
+        outside = set(policy.positive_labels) - set(policy.labels)
+        if outside:
+            raise ValidationFailed(
+                "Positive labels must be in the label set.",
+                {"fields": {"positive_labels": sorted(outside)}},
+            )
         if versioned:
             policy.version += 1
         policy.save()
@@ -161,6 +168,9 @@ def queue_create(
         )
     if not 0.0 < min_agreement <= 1.0:
         raise ValidationFailed("min_agreement must be in (0, 1].", {"fields": {}})
+    if order not in QueueOrder.values:
+        # An unknown order would only fail later, in every lease_next on this queue.
+        raise ValidationFailed("Unknown queue order.", {"fields": {"order": order}})
     with transaction.atomic():
         if Queue.objects.filter(slug=slug).exists():
             raise Conflict(f"Queue {slug!r} already exists.")
@@ -348,9 +358,15 @@ def _ensure_member(*, queue: Queue, reviewer: Any) -> None:
 def _held_lease(*, token: uuid.UUID | str, reviewer: Any, now: datetime) -> Lease:
     """The lease with ``token``, locked, if ``reviewer`` holds it and it has not expired."""
     try:
-        lease = Lease.objects.select_for_update().select_related("item", "queue").get(token=token)
-    except (Lease.DoesNotExist, ValueError, TypeError) as error:
+        token = uuid.UUID(str(token))
+    except ValueError as error:
         raise NotFound("No such lease.") from error
+    try:
+        lease = Lease.objects.select_for_update().select_related("item", "queue").get(token=token)
+    except Lease.DoesNotExist as error:
+        # A token is one grant: once its slot is released, closed or leased again the grant is
+        # gone, and the holder is told so like any other ended lease.
+        raise Conflict("This lease has ended; take the next item.") from error
     if lease.reviewer_id != reviewer.pk:
         raise Conflict("This lease belongs to another reviewer.")
     if lease.state != LeaseState.LEASED:
@@ -482,6 +498,8 @@ def decision_undo(*, decision: Decision, reviewer: Any) -> Lease:
             raise Forbidden("You can only undo your own decisions.")
         if Retraction.objects.filter(decision=decision).exists():
             raise Conflict("This decision was already undone.")
+        if decision.lease_id is None:
+            raise Conflict("Only a review decision made under a lease can be undone.")
         lease = Lease.objects.select_for_update().select_related("queue", "item").get(
             pk=decision.lease_id
         )
