@@ -187,3 +187,10 @@ def unlabeled_items(*, policy: Policy) -> QuerySet[Item]:
     return Item.objects.filter(
         queue__policies=policy, status__in=(ItemStatus.PENDING, ItemStatus.IN_REVIEW)
     ).order_by("id")
+
+
+def open_items(*, queue: Queue) -> QuerySet[Item]:
+    """Items of ``queue`` that still need reviews (what the re-ranker orders)."""
+    return Item.objects.filter(
+        queue=queue, status__in=(ItemStatus.PENDING, ItemStatus.IN_REVIEW)
+    ).order_by("id")

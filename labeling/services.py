@@ -7,20 +7,18 @@ Every service validates, writes inside ``transaction.atomic`` and enqueues follo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from labeling import signals
 from labeling.consensus import majority
-from labeling.roles import can_adjudicate, sees_all_queues
-from labeling.tasks import refresh_queue_stats
 from labeling.models import (
     DEFAULT_LABELS,
     AuditEvent,
@@ -39,6 +37,8 @@ from labeling.models import (
     Retraction,
     Skip,
 )
+from labeling.roles import can_adjudicate, sees_all_queues
+from labeling.tasks import refresh_queue_stats
 from reviewtool.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
 
 User = AbstractBaseUser | AnonymousUser
@@ -275,13 +275,47 @@ def _validate_item_inputs(items: Sequence[ItemInput]) -> None:
         raise ValidationFailed("Some items are invalid; nothing was stored.", {"rows": errors})
 
 
+PRIORITY_BATCH = 2000
+
+
 def items_set_priority(*, priorities: Mapping[int, float]) -> int:
-    """Re-rank items (the active-learning side calls this); slots follow their item."""
+    """Re-rank items (the active-learning side calls this); open slots follow their item."""
+    ids = list(priorities)
     updated = 0
-    with transaction.atomic():
-        for item_id, priority in priorities.items():
-            updated += Item.objects.filter(pk=item_id).update(priority=priority)
-            Lease.objects.filter(item_id=item_id).update(priority=priority)
+    for start in range(0, len(ids), PRIORITY_BATCH):
+        batch = ids[start : start + PRIORITY_BATCH]
+        with transaction.atomic():
+            items = [Item(pk=item_id, priority=priorities[item_id]) for item_id in batch]
+            updated += Item.objects.bulk_update(items, ["priority"])
+            Lease.objects.filter(item_id__in=batch).exclude(state=LeaseState.DONE).update(
+                priority=Subquery(Item.objects.filter(pk=OuterRef("item_id")).values("priority"))
+            )
+    return updated
+
+
+def items_set_model_scores(
+    *, policy: Policy, model_version_id: int, scores: Mapping[int, Mapping[str, float]]
+) -> int:
+    """Store a model's class probabilities per item for one policy (``{item id: {label: p}}``).
+
+    The item keeps ``model_scores[policy] = {"label", "score", "proba"}``: the top label, its
+    probability, and all of them; this is what reviewers see as the suggestion.
+    """
+    ids = list(scores)
+    updated = 0
+    for start in range(0, len(ids), PRIORITY_BATCH):
+        batch = ids[start : start + PRIORITY_BATCH]
+        with transaction.atomic():
+            items = list(Item.objects.filter(pk__in=batch).only("id", "model_scores"))
+            for item in items:
+                proba = {label: float(p) for label, p in scores[item.pk].items()}
+                top = max(proba, key=lambda label: proba[label])
+                item.model_scores = {
+                    **(item.model_scores or {}),
+                    policy.slug: {"label": top, "score": proba[top], "proba": proba},
+                }
+                item.model_version_id = model_version_id
+            updated += Item.objects.bulk_update(items, ["model_scores", "model_version_id"])
     return updated
 
 
@@ -337,15 +371,36 @@ def _next_candidate(*, queue: Queue, reviewer: Any, now: datetime) -> Lease | No
     candidates: QuerySet[Lease] = (
         Lease.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(queue=queue)
-        .filter(Q(state=LeaseState.OPEN) | Q(state=LeaseState.LEASED, expires_at__lte=now))
         .filter(~Exists(mine_on_item), ~Exists(skipped), ~Exists(decided))
     )
-    ordering = {
-        QueueOrder.PRIORITY: ("-priority", "received_at", "id"),
-        QueueOrder.OLDEST: ("received_at", "id"),
-        QueueOrder.NEWEST: ("-received_at", "-id"),
-    }[QueueOrder(queue.order)]
-    return candidates.order_by(*ordering).first()
+    ordering, position = _QUEUE_ORDERS[QueueOrder(queue.order)]
+    # One query per state: each walks the ``lease_next`` index in queue order and stops at the
+    # first free slot. ``state = open OR (leased AND expired)`` in one query made PostgreSQL
+    # collect and sort every open slot of the queue (~100k rows) on each call.
+    found = [
+        lease
+        for lease in (
+            candidates.filter(state=LeaseState.OPEN).order_by(*ordering).first(),
+            candidates.filter(state=LeaseState.LEASED, expires_at__lte=now)
+            .order_by(*ordering)
+            .first(),
+        )
+        if lease is not None
+    ]
+    return min(found, key=position) if found else None
+
+
+_QUEUE_ORDERS: dict[QueueOrder, tuple[tuple[str, ...], Callable[[Lease], tuple[Any, ...]]]] = {
+    QueueOrder.PRIORITY: (
+        ("-priority", "received_at", "id"),
+        lambda lease: (-lease.priority, lease.received_at, lease.pk),
+    ),
+    QueueOrder.OLDEST: (("received_at", "id"), lambda lease: (lease.received_at, lease.pk)),
+    QueueOrder.NEWEST: (
+        ("-received_at", "-id"),
+        lambda lease: (-lease.received_at.timestamp(), -lease.pk),
+    ),
+}
 
 
 def _ensure_member(*, queue: Queue, reviewer: Any) -> None:
@@ -500,8 +555,10 @@ def decision_undo(*, decision: Decision, reviewer: Any) -> Lease:
             raise Conflict("This decision was already undone.")
         if decision.lease_id is None:
             raise Conflict("Only a review decision made under a lease can be undone.")
-        lease = Lease.objects.select_for_update().select_related("queue", "item").get(
-            pk=decision.lease_id
+        lease = (
+            Lease.objects.select_for_update()
+            .select_related("queue", "item")
+            .get(pk=decision.lease_id)
         )
         if lease.expires_at is None or lease.expires_at <= timezone.now():
             raise Conflict("The lease for this decision has ended; it can no longer be undone.")
@@ -584,6 +641,7 @@ def label_store(
     source: LabelSource,
     agreement: float | None,
     decided_by: Any = None,
+    announce: bool = True,
 ) -> Label:
     """Create or replace the resolved label of (item, policy), stamped with the policy version."""
     if value not in policy.labels:
@@ -602,10 +660,25 @@ def label_store(
             "decided_by": decided_by if getattr(decided_by, "is_authenticated", False) else None,
         },
     )
-    transaction.on_commit(
-        lambda: signals.labels_resolved.send(Label, policy_id=policy.pk, label_ids=[label.pk])
-    )
+    if announce:
+        labels_announce(labels=[label])
     return label
+
+
+def labels_announce(*, labels: Sequence[Label]) -> None:
+    """Tell listeners (the machine loop) after commit which labels were resolved, per policy.
+
+    Bulk writers (imports) store many labels with ``announce=False`` and call this once.
+    """
+    by_policy: dict[int, list[int]] = {}
+    for label in labels:
+        by_policy.setdefault(label.policy_id, []).append(label.pk)
+    for policy_id, label_ids in by_policy.items():
+        transaction.on_commit(
+            lambda policy_id=policy_id, label_ids=label_ids: signals.labels_resolved.send(
+                Label, policy_id=policy_id, label_ids=label_ids
+            )
+        )
 
 
 def item_adjudicate(

@@ -69,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "labeling.context_processors.navigation",
             ],
         },
     },
@@ -191,7 +192,25 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "labeling.refresh_all_queue_stats",
         "schedule": 60.0,
     },
+    "activelearning-retrain-all-due": {
+        "task": "activelearning.retrain_all_due",
+        "schedule": float(env_int("REVIEWTOOL_RETRAIN_SCHEDULE_SECONDS", 3600)),
+    },
+    "activelearning-fail-stale-runs": {
+        "task": "activelearning.fail_stale_runs",
+        "schedule": 300.0,
+    },
 }
+# Embedding is heavy (a GPU-capable worker in production); it has a queue of its own.
+CELERY_TASK_ROUTES = {"activelearning.embed_items": {"queue": "embedding"}}
+
+# The machine loop. Retrain a policy after this many new labels (0 turns the trigger off);
+# embed new items as they arrive; the text encoder ("" = the platform default).
+REVIEWTOOL_RETRAIN_EVERY = env_int("REVIEWTOOL_RETRAIN_EVERY", 50)
+REVIEWTOOL_EMBED_ON_INGEST = env_bool("REVIEWTOOL_EMBED_ON_INGEST", default=True)
+REVIEWTOOL_TEXT_ENCODER = env_str("REVIEWTOOL_TEXT_ENCODER", "")
+REVIEWTOOL_PROMOTION_TOLERANCE = float(env_str("REVIEWTOOL_PROMOTION_TOLERANCE", "0.02"))
+REVIEWTOOL_MODEL_DIR = Path(env_str("REVIEWTOOL_MODEL_DIR", str(VAR_DIR / "models")))
 
 REVIEWTOOL_DATASETS = Path(
     env_str("REVIEWTOOL_DATASETS", str((BASE_DIR.parent / "shared" / "datasets").resolve()))

@@ -15,6 +15,11 @@ pytest_plugins = ["tests.plugins.required_markers"]
 @pytest.fixture(autouse=True)
 def _celery_eager(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    # The machine loop stays quiet in unit tests unless a test turns it on: no embedding on
+    # ingest, no retrain trigger, and the fast TF-IDF encoder.
+    settings.REVIEWTOOL_EMBED_ON_INGEST = False
+    settings.REVIEWTOOL_RETRAIN_EVERY = 0
+    settings.REVIEWTOOL_TEXT_ENCODER = "tfidf"
     from reviewtool.celery import app
 
     app.conf.task_always_eager = True

@@ -1,0 +1,18 @@
+"""What every page's navigation needs to know about the user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from labeling.roles import can_adjudicate, sees_all_queues
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    return {
+        "can_adjudicate": can_adjudicate(user),
+        # ML engineers, leads and admins reach the ML page.
+        "can_see_ml": sees_all_queues(user),
+    }
