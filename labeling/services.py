@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from labeling import signals
@@ -275,13 +275,47 @@ def _validate_item_inputs(items: Sequence[ItemInput]) -> None:
         raise ValidationFailed("Some items are invalid; nothing was stored.", {"rows": errors})
 
 
+PRIORITY_BATCH = 2000
+
+
 def items_set_priority(*, priorities: Mapping[int, float]) -> int:
-    """Re-rank items (the active-learning side calls this); slots follow their item."""
+    """Re-rank items (the active-learning side calls this); open slots follow their item."""
+    ids = list(priorities)
     updated = 0
-    with transaction.atomic():
-        for item_id, priority in priorities.items():
-            updated += Item.objects.filter(pk=item_id).update(priority=priority)
-            Lease.objects.filter(item_id=item_id).update(priority=priority)
+    for start in range(0, len(ids), PRIORITY_BATCH):
+        batch = ids[start : start + PRIORITY_BATCH]
+        with transaction.atomic():
+            items = [Item(pk=item_id, priority=priorities[item_id]) for item_id in batch]
+            updated += Item.objects.bulk_update(items, ["priority"])
+            Lease.objects.filter(item_id__in=batch).exclude(state=LeaseState.DONE).update(
+                priority=Subquery(Item.objects.filter(pk=OuterRef("item_id")).values("priority"))
+            )
+    return updated
+
+
+def items_set_model_scores(
+    *, policy: Policy, model_version_id: int, scores: Mapping[int, Mapping[str, float]]
+) -> int:
+    """Store a model's class probabilities per item for one policy (``{item id: {label: p}}``).
+
+    The item keeps ``model_scores[policy] = {"label", "score", "proba"}``: the top label, its
+    probability, and all of them; this is what reviewers see as the suggestion.
+    """
+    ids = list(scores)
+    updated = 0
+    for start in range(0, len(ids), PRIORITY_BATCH):
+        batch = ids[start : start + PRIORITY_BATCH]
+        with transaction.atomic():
+            items = list(Item.objects.filter(pk__in=batch).only("id", "model_scores"))
+            for item in items:
+                proba = {label: float(p) for label, p in scores[item.pk].items()}
+                top = max(proba, key=lambda label: proba[label])
+                item.model_scores = {
+                    **(item.model_scores or {}),
+                    policy.slug: {"label": top, "score": proba[top], "proba": proba},
+                }
+                item.model_version_id = model_version_id
+            updated += Item.objects.bulk_update(items, ["model_scores", "model_version_id"])
     return updated
 
 
@@ -607,6 +641,7 @@ def label_store(
     source: LabelSource,
     agreement: float | None,
     decided_by: Any = None,
+    announce: bool = True,
 ) -> Label:
     """Create or replace the resolved label of (item, policy), stamped with the policy version."""
     if value not in policy.labels:
@@ -625,10 +660,25 @@ def label_store(
             "decided_by": decided_by if getattr(decided_by, "is_authenticated", False) else None,
         },
     )
-    transaction.on_commit(
-        lambda: signals.labels_resolved.send(Label, policy_id=policy.pk, label_ids=[label.pk])
-    )
+    if announce:
+        labels_announce(labels=[label])
     return label
+
+
+def labels_announce(*, labels: Sequence[Label]) -> None:
+    """Tell listeners (the machine loop) after commit which labels were resolved, per policy.
+
+    Bulk writers (imports) store many labels with ``announce=False`` and call this once.
+    """
+    by_policy: dict[int, list[int]] = {}
+    for label in labels:
+        by_policy.setdefault(label.policy_id, []).append(label.pk)
+    for policy_id, label_ids in by_policy.items():
+        transaction.on_commit(
+            lambda policy_id=policy_id, label_ids=label_ids: signals.labels_resolved.send(
+                Label, policy_id=policy_id, label_ids=label_ids
+            )
+        )
 
 
 def item_adjudicate(
