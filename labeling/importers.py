@@ -223,7 +223,7 @@ def _table_records(
     convert: Callable[[dict[str, str], int, int], Record],
 ) -> Iterator[Parsed]:
     """Shared loop of the CSV-like formats: header check, then one ``convert`` call per row."""
-    header = _next_row(rows, lines)
+    header = _next_row(rows, lines, start=1)
     if isinstance(header, RowError):
         yield header
         return
@@ -245,7 +245,7 @@ def _table_records(
     row_number = 0
     while True:
         start = lines.line_number + 1
-        values = _next_row(rows, lines)
+        values = _next_row(rows, lines, start=start)
         if values is None:
             return
         if isinstance(values, RowError):
@@ -271,14 +271,19 @@ def _table_records(
             yield RowError(start, str(problem), row=row_number)
 
 
-def _next_row(rows: Iterator[list[str]], lines: _Lines) -> list[str] | RowError | None:
+def _next_row(
+    rows: Iterator[list[str]], lines: _Lines, *, start: int
+) -> list[str] | RowError | None:
     try:
         return next(rows)
     except StopIteration:
         return None
     except csv.Error as error:
         return RowError(
-            lines.line_number, f"cannot parse CSV ({error}); nothing after it was read", fatal=True
+            start,
+            f"cannot parse CSV in the record starting here ({error}, at line "
+            f"{lines.line_number}); nothing after it was read",
+            fatal=True,
         )
 
 

@@ -169,6 +169,30 @@ def test_a_bad_file_is_refused_with_the_line_and_nothing_is_stored(tmp_path, cas
     assert counts() == (0, 0, 0, 0, 0)
 
 
+def test_a_failure_in_a_later_batch_leaves_nothing_behind(tmp_path, monkeypatch):
+    from labeling import imports
+
+    path = write(tmp_path, "posts.csv", "text,label\n" + "".join(f"t{i},a\n" for i in range(5)))
+    real_labels_import = imports.labels_import
+    calls = []
+
+    def failing_labels_import(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real_labels_import(**kwargs)
+
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    monkeypatch.setattr(imports, "labels_import", failing_labels_import)
+
+    with pytest.raises(RuntimeError):
+        run(path, "--format", "csv", "--queue", "q", "--policy", "p", "--label-field", "label")
+
+    assert len(calls) == 2
+    assert counts() == (0, 0, 0, 0, 0)
+    assert Lease.objects.count() == 0
+
+
 def test_an_unknown_label_for_an_existing_policy_is_refused(tmp_path):
     PolicyFactory(slug="p", labels=["bad", "good"])
     path = write(tmp_path, "posts.csv", "text,label\none,bad\ntwo,awful\nthree,good\n")
@@ -245,7 +269,8 @@ def test_davidson_votes_become_anonymous_decisions_and_the_class_the_label(tmp_p
     ]
     assert {(d.kind, d.reviewer_id) for d in decisions} == {(DecisionKind.IMPORT, None)}
     label = Label.objects.get(item=first)
-    assert (label.value, label.agreement) == ("neither", pytest.approx(2 / 3))
+    assert label.value == "neither"
+    assert label.agreement == pytest.approx(2 / 3)
     assert Decision.objects.count() == 12
     assert Counter(Label.objects.values_list("value", flat=True)) == {
         "neither": 1,

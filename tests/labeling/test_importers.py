@@ -145,7 +145,7 @@ def test_a_row_with_the_wrong_number_of_fields_is_an_error(tmp_path):
 def test_an_overlong_line_is_reported_not_loaded(tmp_path):
     huge = "x" * (10 * 1024 * 1024)
     path = write(tmp_path, "posts.csv", f"id,text\n1,a\n2,{huge}\n3,c\n")
-    seen = []
+    seen: list[int] = []
 
     parsed = read_all(path, "csv", fields=FieldMap(id_field="id"), progress=seen.append)
 
@@ -271,3 +271,16 @@ def test_the_check_lists_twenty_errors_and_counts_the_rest():
     assert len(lines) == 21
     assert lines[0] == "line 1: bad"
     assert lines[-1] == "and 5 more"
+
+
+def test_an_unterminated_quote_is_fatal_at_the_line_where_the_record_starts(tmp_path):
+    path = write(tmp_path, "posts.csv", 'id,text\n1,fine\n2,"never closed\nmore\nand more\n')
+
+    parsed = read_all(path, "csv", fields=FieldMap(id_field="id"))
+
+    assert [r.external_id for r in records_of(parsed)] == ["1"]
+    error = parsed[-1]
+    assert isinstance(error, RowError)
+    assert error.fatal
+    assert error.line == 3
+    assert "cannot parse CSV" in error.message
