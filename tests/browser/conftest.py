@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.staticfiles.handlers import StaticFilesHandler
+from django.http.response import HttpResponseBase
 from pytest_django.live_server_helper import LiveServer
 
 # Playwright's sync API runs an event loop in this thread between calls; Django's ORM refuses to
@@ -42,12 +43,12 @@ class _OneRequestAtATime(StaticFilesHandler):
     in_flight = 0
     counter_lock = threading.Lock()
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> HttpResponseBase:
         with self.counter_lock:
             _OneRequestAtATime.in_flight += 1
         try:
             with DATABASE_LOCK:
-                return super().__call__(environ, start_response)  # type: ignore[no-any-return]
+                return super().__call__(environ, start_response)
         finally:
             with self.counter_lock:
                 _OneRequestAtATime.in_flight -= 1
