@@ -187,6 +187,9 @@ def cohen_kappa(
     if categories is None:
         categories = sorted({value for pair in pairs for value in pair})  # type: ignore[type-var]
     position = {category: index for index, category in enumerate(categories)}
+    unknown = {value for pair in pairs for value in pair if value not in position}
+    if unknown:
+        raise ValueError(f"values not among the categories: {sorted(map(repr, unknown))}")
     k = len(position)
     observed = np.zeros((k, k))
     for a, b in pairs:

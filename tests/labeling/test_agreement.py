@@ -98,6 +98,11 @@ def test_cohen_kappa_is_not_defined_without_a_shared_item():
     assert (result.defined, result.value, result.n_items) == (False, None, 0)
 
 
+def test_cohen_kappa_rejects_values_outside_the_given_categories():
+    with pytest.raises(ValueError, match="not among the categories"):
+        cohen_kappa(["ok", "spam"], ["ok", "ok"], categories=["ok", "hate"])
+
+
 def test_cohen_kappa_of_perfect_agreement_is_one():
     assert cohen_kappa([0, 1, 2, 1], [0, 1, 2, 1]).value == pytest.approx(1.0)
 
