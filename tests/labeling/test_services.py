@@ -30,6 +30,12 @@ from tests.factories import PolicyFactory, UserFactory, make_items, make_queue
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Personas get a password each; the production hasher would spend seconds per test on it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _expire(lease: Lease) -> None:
     Lease.objects.filter(pk=lease.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
 
