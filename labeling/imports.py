@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import transaction
 
-from labeling import services, signals
+from labeling import services
 from labeling.importers import (
     PRESET_LABELS,
     CheckReport,
@@ -288,47 +288,29 @@ def decisions_import(
 def labels_import(*, policy: Policy, labels: Sequence[ImportedLabel]) -> list[Label]:
     """Store imported labels as resolved: Label (source import), item RESOLVED, its slots closed.
 
-    The bulk form of ``services.label_store`` followed by what resolution does to an item (the
-    same rules: the value must be in the policy's label set, the label is stamped with the policy
-    version, an existing label of (item, policy) is replaced). One ``labels_resolved`` signal is
-    sent per call, not per label, so that an import of thousands of labels wakes the machine side
-    once.
+    Each label goes through ``services.label_store`` (same validation, version stamp and
+    replace-if-present rule as every other label); listeners hear of the whole batch once, so
+    that an import of thousands of labels wakes the machine side once, not per label.
     """
-    unknown = sorted({entry.value for entry in labels} - set(policy.labels))
-    if unknown:
-        raise ValidationFailed(
-            f"{', '.join(map(repr, unknown))} not in the labels of policy {policy.slug!r}.",
-            {"fields": {policy.slug: f"Must be one of {policy.labels}."}},
-        )
     if not labels:
         return []
     item_ids = [entry.item.pk for entry in labels]
     with transaction.atomic():
-        stored = Label.objects.bulk_create(
-            [
-                Label(
-                    item=entry.item,
-                    policy=policy,
-                    policy_version=policy.version,
-                    value=entry.value,
-                    source=LabelSource.IMPORT,
-                    agreement=entry.agreement,
-                )
-                for entry in labels
-            ],
-            batch_size=1000,
-            update_conflicts=True,
-            unique_fields=["item", "policy"],
-            update_fields=["value", "source", "agreement", "policy_version", "updated_at"],
-        )
+        stored = [
+            services.label_store(
+                item=entry.item,
+                policy=policy,
+                value=entry.value,
+                source=LabelSource.IMPORT,
+                agreement=entry.agreement,
+                announce=False,
+            )
+            for entry in labels
+        ]
         Item.objects.filter(pk__in=item_ids).update(status=ItemStatus.RESOLVED)
         # As services close the slots of a resolved item: the next-item scan skips them.
         Lease.objects.filter(item_id__in=item_ids).exclude(state=LeaseState.DONE).update(
             state=LeaseState.DONE, token=None, expires_at=None
         )
-        label_ids = [label.pk for label in stored]
-        policy_id = policy.pk
-        transaction.on_commit(
-            lambda: signals.labels_resolved.send(Label, policy_id=policy_id, label_ids=label_ids)
-        )
+        services.labels_announce(labels=stored)
     return stored

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from labeling import signals
 from labeling.models import (
     DEFAULT_LABELS,
     Decision,
@@ -84,6 +85,27 @@ def test_a_labeled_csv_creates_policy_queue_and_resolved_items(tmp_path):
     assert not Lease.objects.filter(item=items["p1"]).exclude(state=LeaseState.DONE).exists()
     assert Lease.objects.filter(item=items["p3"], state=LeaseState.OPEN).count() == 1
     assert "3 items created" in output
+
+
+def test_listeners_hear_of_the_imported_labels_once_per_batch(
+    tmp_path, django_capture_on_commit_callbacks
+):
+    path = write(tmp_path, "posts.csv", "text,label\none,bad\ntwo,good\nthree,bad\n")
+    heard = []
+
+    def receiver(sender, policy_id, label_ids, **kwargs):
+        heard.append((policy_id, sorted(label_ids)))
+
+    signals.labels_resolved.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            run(path, "--format", "csv", "--queue", "q", "--policy", "p", "--label-field", "label")
+    finally:
+        signals.labels_resolved.disconnect(receiver)
+
+    policy = Policy.objects.get(slug="p")
+    assert heard == [(policy.pk, sorted(Label.objects.values_list("pk", flat=True)))]
+    assert len(heard[0][1]) == 3
 
 
 def test_jsonl_into_an_existing_queue_keeps_its_policy(tmp_path):
