@@ -1,0 +1,378 @@
+"""The per-policy classifier head and the function that trains and evaluates it.
+
+``TextClassifierHead`` follows the scikit-learn contract. It is a class-balanced logistic
+regression whose scores are calibrated on out-of-fold predictions (matrix scaling: a small
+multinomial regression on the out-of-fold log-probabilities; Platt scaling for two classes),
+and whose ``predict`` adds per-class log-probability offsets chosen on the same out-of-fold
+predictions to maximise macro-F1. ``predict_proba`` stays calibrated; only ``predict`` moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Self, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    precision_recall_fscore_support,
+)
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+# A dense float array or a scipy sparse matrix of shape (n, d); scipy ships no type hints.
+Features: TypeAlias = Any
+FloatArray = npt.NDArray[np.float64]
+
+_CALIBRATIONS = ("matrix", "none")
+_OFFSET_GRID = np.linspace(-3.0, 3.0, 61)
+
+
+class TrainingRefused(ValueError):
+    """The labels cannot train a useful model (one class only, or too few of some class)."""
+
+
+def _log_softmax(scores: FloatArray) -> FloatArray:
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    result: FloatArray = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return result
+
+
+def _as_multiclass_scores(decision: FloatArray) -> FloatArray:
+    """LogisticRegression's decision function as ``(n, k)`` log-odds, also for ``k == 2``."""
+    if decision.ndim == 1:
+        return np.column_stack([np.zeros_like(decision), decision])
+    return decision
+
+
+def _tune_offsets(log_proba: FloatArray, y: npt.NDArray[np.intp], rounds: int = 3) -> FloatArray:
+    """Per-class offsets ``b`` (shape ``(k,)``) maximising macro-F1 of ``argmax(log_proba + b)``.
+
+    Coordinate ascent over a fixed grid; class 0's offset stays 0 (only differences matter).
+    Ties keep the offset nearest 0 so that the tuning never moves without a gain.
+    """
+    n_classes = log_proba.shape[1]
+    offsets = np.zeros(n_classes)
+    support = np.bincount(y, minlength=n_classes)
+
+    def score(candidate: FloatArray) -> float:
+        # macro-F1 from counts: sklearn's f1_score validates its input on every call, which
+        # dominates the cost of this search.
+        predicted = np.argmax(log_proba + candidate, axis=1)
+        true_positives = np.bincount(y[predicted == y], minlength=n_classes)
+        predicted_counts = np.bincount(predicted, minlength=n_classes)
+        denominator = support + predicted_counts
+        f1 = np.divide(
+            2 * true_positives, denominator, out=np.zeros(n_classes), where=denominator > 0
+        )
+        return float(f1.mean())
+
+    best = score(offsets)
+    grid = sorted(_OFFSET_GRID, key=abs)
+    for _ in range(rounds):
+        improved = False
+        for klass in range(1, n_classes):
+            for value in grid:
+                candidate = offsets.copy()
+                candidate[klass] = value
+                candidate_score = score(candidate)
+                if candidate_score > best + 1e-9:
+                    best, offsets, improved = candidate_score, candidate, True
+        if not improved:
+            break
+    return offsets
+
+
+class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Class-balanced logistic regression with calibrated probabilities and tuned decisions.
+
+    Args:
+        C: inverse L2 regularisation strength of the logistic regression.
+        class_weight: passed to ``LogisticRegression`` (``"balanced"`` handles imbalance).
+        calibration: ``"matrix"`` (fit a multinomial calibrator on out-of-fold
+            log-probabilities) or ``"none"``.
+        tune_thresholds: choose per-class offsets for ``predict`` on out-of-fold predictions.
+        internal_folds: folds used for the out-of-fold predictions (fewer when a class is
+            smaller); with calibration ``"none"`` and no tuning, no folds are fitted (fast path).
+        max_iter: iterations of the lbfgs solver.
+        random_state: seed of the fold split.
+
+    Learned attributes: ``classes_`` (k,), ``n_features_in_``, ``coef_`` (k', d),
+    ``intercept_`` (k',) of the final regression, ``calibration_coef_`` (k, k) and
+    ``calibration_intercept_`` (k,) (identity/zero when uncalibrated), ``class_offsets_`` (k,).
+    """
+
+    def __init__(
+        self,
+        *,
+        C: float = 4.0,
+        class_weight: str | None = "balanced",
+        calibration: str = "matrix",
+        tune_thresholds: bool = True,
+        internal_folds: int = 3,
+        max_iter: int = 300,
+        random_state: int = 0,
+    ) -> None:
+        self.C = C
+        self.class_weight = class_weight
+        self.calibration = calibration
+        self.tune_thresholds = tune_thresholds
+        self.internal_folds = internal_folds
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _regression(self) -> LogisticRegression:
+        return LogisticRegression(
+            C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, solver="lbfgs"
+        )
+
+    def fit(self, X: Features, y: npt.ArrayLike) -> Self:
+        """Fit on features ``X`` (n, d), dense or sparse, and labels ``y`` (n,)."""
+        if self.calibration not in _CALIBRATIONS:
+            raise ValueError(
+                f"calibration must be one of {_CALIBRATIONS}, not {self.calibration!r}"
+            )
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        n_classes = len(self.classes_)
+        if n_classes < 2:
+            raise ValueError(
+                f"TextClassifierHead needs at least 2 classes in y; got 1 class: {self.classes_!r}"
+            )
+        final = self._regression().fit(X, encoded)
+        self.coef_ = final.coef_
+        self.intercept_ = final.intercept_
+        self.calibration_coef_ = np.eye(n_classes)
+        self.calibration_intercept_ = np.zeros(n_classes)
+        self.class_offsets_ = np.zeros(n_classes)
+
+        folds = min(self.internal_folds, int(np.bincount(encoded).min()))
+        needs_folds = self.calibration != "none" or self.tune_thresholds
+        if needs_folds and folds >= 2:
+            out_of_fold = self._out_of_fold_log_proba(X, encoded, folds)
+            if self.calibration == "matrix":
+                self._fit_calibration(out_of_fold, encoded)
+                out_of_fold = self._calibrate(out_of_fold)
+            if self.tune_thresholds:
+                self.class_offsets_ = _tune_offsets(out_of_fold, encoded)
+        return self
+
+    def _out_of_fold_log_proba(
+        self, X: Features, encoded: npt.NDArray[np.intp], folds: int
+    ) -> FloatArray:
+        """Uncalibrated log-probabilities of each training row from a model that never saw it."""
+        result = np.zeros((encoded.shape[0], len(self.classes_)))
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+        for train_index, test_index in splitter.split(np.zeros(encoded.shape[0]), encoded):
+            model = self._regression().fit(X[train_index], encoded[train_index])
+            scores = _as_multiclass_scores(model.decision_function(X[test_index]))
+            result[test_index] = _log_softmax(scores)
+        return result
+
+    def _fit_calibration(self, log_proba: FloatArray, encoded: npt.NDArray[np.intp]) -> None:
+        calibrator = LogisticRegression(C=100.0, max_iter=1000).fit(log_proba, encoded)
+        coef = np.atleast_2d(calibrator.coef_)
+        intercept = np.atleast_1d(calibrator.intercept_)
+        if coef.shape[0] == 1:
+            # Binary: one logistic on the log-odds; expand to per-class logits [0, z].
+            coef = np.vstack([np.zeros_like(coef), coef])
+            intercept = np.concatenate([[0.0], intercept])
+        self.calibration_coef_ = coef
+        self.calibration_intercept_ = intercept
+
+    def _calibrate(self, log_proba: FloatArray) -> FloatArray:
+        return _log_softmax(log_proba @ self.calibration_coef_.T + self.calibration_intercept_)
+
+    def _raw_log_proba(self, X: Features) -> FloatArray:
+        decision = np.asarray(X @ self.coef_.T) + self.intercept_
+        if decision.shape[1] == 1:
+            decision = decision[:, 0]
+        return _log_softmax(_as_multiclass_scores(decision))
+
+    def predict_log_proba(self, X: Features) -> FloatArray:
+        """Calibrated log-probabilities, shape ``(n, k)``, columns in ``classes_`` order."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False, dtype=[np.float64, np.float32])
+        return self._calibrate(self._raw_log_proba(X))
+
+    def predict_proba(self, X: Features) -> FloatArray:
+        """Calibrated probabilities, shape ``(n, k)``; rows sum to 1."""
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X: Features) -> npt.NDArray[Any]:
+        """Labels, shape ``(n,)``: ``argmax(log predict_proba + class_offsets_)``."""
+        decision = self.predict_log_proba(X) + self.class_offsets_
+        predicted: npt.NDArray[Any] = self.classes_[np.argmax(decision, axis=1)]
+        return predicted
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """A fitted head plus what a model version records about it."""
+
+    model: TextClassifierHead
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+    training_set_sha256: str
+    library_versions: dict[str, str]
+    label_counts: dict[str, int]
+    duration_seconds: float
+    rng_seed: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def training_set_fingerprint(item_ids: Sequence[Any], labels: Sequence[Any]) -> str:
+    """SHA-256 over the sorted ``(item id, label)`` pairs; order of the input does not matter."""
+    pairs = sorted(
+        (str(item_id), str(label)) for item_id, label in zip(item_ids, labels, strict=True)
+    )
+    digest = hashlib.sha256()
+    for item_id, label in pairs:
+        digest.update(f"{len(item_id)}:{item_id}{len(label)}:{label}\n".encode())
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries a model depends on (without importing torch)."""
+    versions: dict[str, str] = {}
+    for distribution in ("numpy", "scipy", "scikit-learn", "torch", "sentence-transformers"):
+        try:
+            versions[distribution] = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def evaluation_metrics(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, proba: FloatArray, classes: npt.NDArray[Any]
+) -> dict[str, Any]:
+    """Held-out metrics: macro-F1, accuracy, per-class precision/recall/F1 and PR-AUC.
+
+    Shapes: ``y_true`` (n,), ``y_pred`` (n,), ``proba`` (n, k) with columns in ``classes`` order.
+    For two classes ``pr_auc`` is the average precision of ``classes[1]``; per class it is
+    one-vs-rest average precision.
+    """
+    y_true = np.asarray(y_true)
+    labels = list(classes)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    per_class: dict[str, dict[str, float]] = {}
+    for index, label in enumerate(labels):
+        positives = y_true == label
+        average_precision = (
+            float(average_precision_score(positives, proba[:, index])) if positives.any() else 0.0
+        )
+        per_class[str(label)] = {
+            "precision": float(precision[index]),
+            "recall": float(recall[index]),
+            "f1": float(f1[index]),
+            "support": int(support[index]),
+            "pr_auc": average_precision,
+        }
+    metrics: dict[str, Any] = {
+        "macro_f1": float(np.mean(f1)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "per_class": per_class,
+        "test_size": int(y_true.shape[0]),
+    }
+    if len(labels) == 2:
+        metrics["pr_auc"] = per_class[str(labels[1])]["pr_auc"]
+    return metrics
+
+
+def _check_trainable(labels: npt.NDArray[Any], min_labels_per_class: int) -> dict[str, int]:
+    values, counts = np.unique(labels, return_counts=True)
+    label_counts = {str(value): int(count) for value, count in zip(values, counts, strict=True)}
+    if len(values) < 2:
+        raise TrainingRefused(
+            f"training needs at least two classes; every label is {values[0]!r}"
+            if len(values)
+            else "training needs labels; none were given"
+        )
+    scarce = {label: count for label, count in label_counts.items() if count < min_labels_per_class}
+    if scarce:
+        raise TrainingRefused(
+            f"training needs at least {min_labels_per_class} labels per class; "
+            f"too few for: {scarce}"
+        )
+    return label_counts
+
+
+def train_policy_model(
+    X: Features,
+    y: npt.ArrayLike,
+    *,
+    item_ids: Sequence[Any] | None = None,
+    params: dict[str, Any] | None = None,
+    rng_seed: int = 0,
+    test_fraction: float = 0.2,
+    min_labels_per_class: int = 10,
+    refit_on_all: bool = False,
+) -> TrainingResult:
+    """Train a ``TextClassifierHead`` on a stratified split and evaluate it on the rest.
+
+    Args:
+        X: features, shape ``(n, d)`` (dense or sparse).
+        y: labels, shape ``(n,)``.
+        item_ids: ids of the ``n`` labelled items, for the training-set fingerprint
+            (row numbers when omitted).
+        params: ``TextClassifierHead`` parameters; unknown keys raise ``ValueError``.
+        rng_seed: seeds the split and the head's internal folds.
+        test_fraction: share of labels held out for the metrics.
+        min_labels_per_class: below this for any class, raise ``TrainingRefused``.
+        refit_on_all: after evaluating, refit the returned head on all ``n`` labels (the
+            metrics still describe the split-trained model, a slightly pessimistic estimate).
+
+    Raises:
+        TrainingRefused: fewer than two classes, or a class with too few labels.
+    """
+    started = time.perf_counter()
+    labels = np.asarray(y)
+    if labels.ndim != 1 or labels.shape[0] != X.shape[0]:
+        raise ValueError("y must be 1-D with one label per row of X")
+    label_counts = _check_trainable(labels, min_labels_per_class)
+    ids = list(item_ids) if item_ids is not None else list(range(labels.shape[0]))
+    if len(ids) != labels.shape[0]:
+        raise ValueError("item_ids must have one id per row of X")
+
+    head_params = {"random_state": rng_seed, **(params or {})}
+    head = TextClassifierHead().set_params(**head_params)
+    train_index, test_index = train_test_split(
+        np.arange(labels.shape[0]), test_size=test_fraction, stratify=labels, random_state=rng_seed
+    )
+    head.fit(X[train_index], labels[train_index])
+    proba = head.predict_proba(X[test_index])
+    metrics = evaluation_metrics(
+        labels[test_index], head.predict(X[test_index]), proba, head.classes_
+    )
+    metrics["train_size"] = int(train_index.shape[0])
+    if refit_on_all:
+        head = TextClassifierHead().set_params(**head_params).fit(X, labels)
+    duration = time.perf_counter() - started
+    metrics["duration_seconds"] = duration
+    return TrainingResult(
+        model=head,
+        metrics=metrics,
+        params=head.get_params(),
+        training_set_sha256=training_set_fingerprint(ids, labels.tolist()),
+        library_versions=library_versions(),
+        label_counts=label_counts,
+        duration_seconds=duration,
+        rng_seed=rng_seed,
+    )
