@@ -1,0 +1,480 @@
+"""Query strategies: which unlabelled items a reviewer should see next.
+
+Each strategy is a MEASURE (one informativeness score per pool item, higher = more worth a
+label) kept apart from a SELECTION (which ``k`` items to take given those scores), the way
+modAL's ``uncertainty.py`` is written. The measures call modAL on a fitted scikit-learn
+classifier; the batch selections that modAL implements too slowly are re-implemented here
+with the same result (see ``ranked_batch_select``).
+
+Why not modAL's learners: modAL 0.4.2's ``ActiveLearner.teach`` passes ``force_all_finite`` to
+``sklearn.utils.check_X_y``, a keyword scikit-learn 1.8 removed (``TypeError`` on 1.9), and it
+keeps the whole training set in memory. We train with our own code and only hand modAL the
+fitted estimators.
+
+The one entry point both the simulator and the live queue re-ranker call is ``select``; a whole
+queue is ranked with ``scores``. No Django here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from modAL.disagreement import vote_entropy
+from modAL.models import ActiveLearner, Committee
+from modAL.uncertainty import classifier_entropy, classifier_margin, classifier_uncertainty
+from sklearn.cluster import MiniBatchKMeans
+
+FloatArray = npt.NDArray[np.floating[Any]]
+IndexArray = npt.NDArray[np.intp]
+
+
+class Classifier(Protocol):
+    """A fitted probabilistic classifier (the scikit-learn contract)."""
+
+    classes_: npt.NDArray[Any]
+
+    def fit(self, X: Any, y: Any) -> Any: ...
+
+    def predict(self, X: Any) -> npt.NDArray[Any]: ...
+
+    def predict_proba(self, X: Any) -> FloatArray: ...
+
+
+CommitteeFactory = Callable[[], Sequence[Classifier]]
+"""Returns a committee of classifiers fitted on (bootstrap samples of) the labelled set."""
+
+
+class StrategyError(ValueError):
+    """A strategy was asked for something it cannot do (unknown name, k too large, ...)."""
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    """Everything a strategy may look at. ``X_pool``: ``(n, d)``; ``X_labelled``: ``(m, d)``."""
+
+    model: Classifier
+    X_pool: FloatArray
+    rng: np.random.Generator | None = None
+    X_labelled: FloatArray | None = None
+    committee_factory: CommitteeFactory | None = None
+
+    def generator(self) -> np.random.Generator:
+        if self.rng is None:
+            raise StrategyError("this strategy is random: pass rng=numpy.random.default_rng(seed)")
+        return self.rng
+
+
+Measure = Callable[[QueryContext], FloatArray]
+Selection = Callable[[FloatArray, QueryContext, int], IndexArray]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A named pairing of a measure (per-item score) and a selection (the batch)."""
+
+    name: str
+    measure: Measure
+    selection: Selection
+    description: str
+
+
+# --- measures ---------------------------------------------------------------------------------
+
+
+def _single_class(model: Classifier) -> bool:
+    return len(getattr(model, "classes_", ())) < 2
+
+
+def least_confidence_scores(context: QueryContext) -> FloatArray:
+    """``1 - max_c p(c|x)`` per pool item, shape ``(n,)`` (modAL ``classifier_uncertainty``)."""
+    return np.asarray(classifier_uncertainty(context.model, context.X_pool), dtype=np.float64)
+
+
+def margin_scores(context: QueryContext) -> FloatArray:
+    """``1 - (p_top1 - p_top2)`` per pool item, shape ``(n,)`` (modAL ``classifier_margin``).
+
+    modAL returns the margin itself (small = uncertain); it is flipped so that higher is better
+    for every measure.
+    """
+    if _single_class(context.model):
+        return np.zeros(len(context.X_pool))
+    return 1.0 - np.asarray(classifier_margin(context.model, context.X_pool), dtype=np.float64)
+
+
+def entropy_scores(context: QueryContext) -> FloatArray:
+    """Entropy of ``p(.|x)`` per pool item, shape ``(n,)`` (modAL ``classifier_entropy``)."""
+    return np.asarray(classifier_entropy(context.model, context.X_pool), dtype=np.float64)
+
+
+def vote_entropy_scores(context: QueryContext) -> FloatArray:
+    """Vote entropy of a committee, shape ``(n,)`` (modAL ``disagreement.vote_entropy``).
+
+    modAL wants its own ``Committee`` of ``ActiveLearner``s; wrapping already fitted estimators
+    (no ``X_training``) never calls the broken ``teach``/``check_X_y`` path.
+    """
+    if context.committee_factory is None:
+        raise StrategyError("strategy 'qbc' needs a committee_factory (fitted committee members)")
+    members = list(context.committee_factory())
+    if len(members) < 2:
+        raise StrategyError("a committee needs at least two members")
+    committee = Committee([ActiveLearner(estimator=member) for member in members])
+    return np.asarray(vote_entropy(committee, context.X_pool), dtype=np.float64)
+
+
+def random_scores(context: QueryContext) -> FloatArray:
+    """Uniform random scores, shape ``(n,)``: the passive-learning baseline."""
+    return context.generator().random(len(context.X_pool))
+
+
+# --- selections -------------------------------------------------------------------------------
+
+
+def top_k(scores: FloatArray, k: int, rng: np.random.Generator | None = None) -> IndexArray:
+    """Indices of the ``k`` highest ``scores`` (shape ``(n,)``), best first.
+
+    Ties are broken at random with ``rng`` (in index order without one), so a flat score
+    vector does not always favour the start of the pool.
+    """
+    n = len(scores)
+    _check_k(k, n)
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    shuffled = np.asarray(scores, dtype=np.float64)[order]
+    candidates = np.argpartition(-shuffled, k - 1)[:k] if k < n else np.arange(n)
+    ranked = candidates[np.argsort(-shuffled[candidates], kind="stable")]
+    return np.asarray(order[ranked], dtype=np.intp)
+
+
+def _top_k_selection(scores: FloatArray, context: QueryContext, k: int) -> IndexArray:
+    return top_k(scores, k, context.rng)
+
+
+def ranked_batch_select(
+    uncertainty: FloatArray, X_pool: FloatArray, X_labelled: FloatArray | None, k: int
+) -> IndexArray:
+    """Cardoso et al.'s ranked batch mode, as ``modAL.batch.ranked_batch`` computes it.
+
+    Greedily picks the item maximising ``alpha * (1 - 1/(1 + d_min)) + (1 - alpha) * u`` where
+    ``d_min`` is the Euclidean distance to the nearest labelled-or-already-picked item and
+    ``alpha = |unpicked| / (|unpicked| + |labelled and picked|)``. modAL recomputes every
+    pool-to-labelled distance for each of the ``k`` picks (``O(k * n * m * d)``, tens of seconds
+    per round on 20k x 3k items) and rebuilds a Python index list per pick; keeping the running
+    minimum distance gives the same picks in ``O((m + k) * n * d)``.
+    """
+    n = len(X_pool)
+    _check_k(k, n)
+    pool = np.asarray(X_pool, dtype=np.float64)
+    picked: list[int] = []
+    if X_labelled is None or len(X_labelled) == 0:
+        # Cold start (modAL select_cold_start_instance): the most central item.
+        centre = pool.mean(axis=0)
+        first = int(np.argmin(((pool - centre) ** 2).sum(axis=1)))
+        picked.append(first)
+        nearest = np.sqrt(((pool - pool[first]) ** 2).sum(axis=1))
+        n_labelled = 1
+    else:
+        nearest = _min_distances(pool, np.asarray(X_labelled, dtype=np.float64))
+        n_labelled = len(X_labelled)
+    available = np.ones(n, dtype=bool)
+    available[picked] = False
+    while len(picked) < k:
+        n_unpicked = n - len(picked)
+        alpha = n_unpicked / (n_unpicked + n_labelled)
+        combined = alpha * (1.0 - 1.0 / (1.0 + nearest)) + (1.0 - alpha) * uncertainty
+        combined = np.where(available, combined, -np.inf)
+        best = int(np.argmax(combined))
+        picked.append(best)
+        available[best] = False
+        n_labelled += 1
+        nearest = np.minimum(nearest, np.sqrt(((pool - pool[best]) ** 2).sum(axis=1)))
+    return np.asarray(picked, dtype=np.intp)
+
+
+def _min_distances(pool: FloatArray, reference: FloatArray, chunk: int = 2048) -> FloatArray:
+    """Euclidean distance from each pool row to its nearest reference row, shape ``(n,)``."""
+    reference_norms = (reference**2).sum(axis=1)
+    result = np.empty(len(pool))
+    for start in range(0, len(pool), chunk):
+        part = pool[start : start + chunk]
+        squared = (part**2).sum(axis=1)[:, None] - 2.0 * part @ reference.T + reference_norms
+        result[start : start + chunk] = np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+    return result
+
+
+def _ranked_batch_selection(scores: FloatArray, context: QueryContext, k: int) -> IndexArray:
+    return ranked_batch_select(scores, context.X_pool, context.X_labelled, k)
+
+
+def cluster_select(
+    scores: FloatArray,
+    X_pool: FloatArray,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    candidates: int | None = None,
+) -> IndexArray:
+    """Diversity: k-means (``MiniBatchKMeans``, ``k`` clusters) and the top-scored item per cluster.
+
+    ``candidates``: cluster only the that many highest-scored items (cluster-margin); ``None``
+    clusters the whole pool. Empty clusters leave slots that are filled by ``top_k``.
+    """
+    n = len(scores)
+    _check_k(k, n)
+    considered = top_k(scores, min(candidates, n), rng) if candidates else np.arange(n)
+    if len(considered) <= k:
+        return top_k(scores, k, rng)
+    kmeans = MiniBatchKMeans(
+        n_clusters=k,
+        random_state=int(rng.integers(2**31 - 1)),
+        n_init=1,
+        batch_size=min(2048, len(considered)),
+    )
+    clusters = kmeans.fit_predict(np.asarray(X_pool)[considered])
+    considered_scores = np.asarray(scores)[considered]
+    order = np.lexsort((-considered_scores, clusters))  # by cluster, best score first
+    first_of_cluster = np.ones(len(order), dtype=bool)
+    first_of_cluster[1:] = clusters[order][1:] != clusters[order][:-1]
+    chosen = considered[order[first_of_cluster]]
+    return _fill(chosen, scores, k, rng)
+
+
+def _fill(
+    chosen: IndexArray, scores: FloatArray, k: int, rng: np.random.Generator | None
+) -> IndexArray:
+    """Top up ``chosen`` to ``k`` distinct indices with the best remaining scores."""
+    chosen = np.asarray(chosen, dtype=np.intp)[:k]
+    if len(chosen) == k:
+        return chosen
+    remaining = np.asarray(scores, dtype=np.float64).copy()
+    remaining[chosen] = -np.inf
+    extra = top_k(remaining, k - len(chosen), rng)
+    return np.concatenate([chosen, extra]).astype(np.intp)
+
+
+def class_balanced_select(
+    scores: FloatArray, predicted: npt.NDArray[Any], k: int, rng: np.random.Generator | None
+) -> IndexArray:
+    """Allot the batch equally across predicted classes; top-scored items within each.
+
+    ``predicted``: the model's predicted class per pool item, shape ``(n,)``. A class with too
+    few predicted items gives its unused slots to the others (via the best remaining scores),
+    so a rare class is queried as much as the pool allows instead of being drowned out.
+    """
+    n = len(scores)
+    _check_k(k, n)
+    classes = np.unique(predicted)
+    share = k // len(classes)
+    extra = k - share * len(classes)
+    order = rng.permutation(len(classes)) if rng is not None else np.arange(len(classes))
+    chosen: list[IndexArray] = []
+    for position, class_index in enumerate(order):
+        members = np.flatnonzero(predicted == classes[class_index])
+        quota = min(share + (1 if position < extra else 0), len(members))
+        if quota > 0:
+            chosen.append(members[top_k(np.asarray(scores)[members], quota, rng)])
+    picked = np.concatenate(chosen) if chosen else np.empty(0, dtype=np.intp)
+    return _fill(picked, scores, k, rng)
+
+
+def _predicted_classes(context: QueryContext) -> npt.NDArray[Any]:
+    proba = np.asarray(context.model.predict_proba(context.X_pool))
+    predicted: npt.NDArray[Any] = proba.argmax(axis=1)
+    return predicted
+
+
+def _diversity_selection(scores: FloatArray, context: QueryContext, k: int) -> IndexArray:
+    return cluster_select(scores, context.X_pool, k, context.generator())
+
+
+def _cluster_margin_selection(scores: FloatArray, context: QueryContext, k: int) -> IndexArray:
+    return cluster_select(scores, context.X_pool, k, context.generator(), candidates=10 * k)
+
+
+def _class_balanced_selection(scores: FloatArray, context: QueryContext, k: int) -> IndexArray:
+    return class_balanced_select(scores, _predicted_classes(context), k, context.rng)
+
+
+def _balanced_cluster_selection(scores: FloatArray, context: QueryContext, k: int) -> IndexArray:
+    """Class-balanced quotas, each filled by cluster-margin within the predicted class."""
+    rng = context.generator()
+    predicted = _predicted_classes(context)
+    classes = np.unique(predicted)
+    share, extra = divmod(k, len(classes))
+    chosen: list[IndexArray] = []
+    for position, class_index in enumerate(rng.permutation(len(classes))):
+        members = np.flatnonzero(predicted == classes[class_index])
+        quota = min(share + (1 if position < extra else 0), len(members))
+        if quota > 0:
+            local = cluster_select(
+                np.asarray(scores)[members],
+                np.asarray(context.X_pool)[members],
+                quota,
+                rng,
+                candidates=10 * quota,
+            )
+            chosen.append(members[local])
+    picked = np.concatenate(chosen) if chosen else np.empty(0, dtype=np.intp)
+    return _fill(picked, scores, k, rng)
+
+
+def _check_k(k: int, n: int) -> None:
+    if k < 1:
+        raise StrategyError(f"k must be at least 1, got {k}")
+    if k > n:
+        raise StrategyError(f"k={k} is larger than the pool ({n} items)")
+
+
+STRATEGIES: dict[str, Strategy] = {
+    strategy.name: strategy
+    for strategy in (
+        Strategy("random", random_scores, _top_k_selection, "uniform random (baseline)"),
+        Strategy(
+            "least_confidence", least_confidence_scores, _top_k_selection, "1 - max probability"
+        ),
+        Strategy("margin", margin_scores, _top_k_selection, "smallest top-2 probability margin"),
+        Strategy("entropy", entropy_scores, _top_k_selection, "highest predictive entropy"),
+        Strategy("qbc", vote_entropy_scores, _top_k_selection, "committee vote entropy"),
+        Strategy(
+            "ranked_batch",
+            least_confidence_scores,
+            _ranked_batch_selection,
+            "Cardoso ranked batch: uncertainty traded against distance to labelled items",
+        ),
+        Strategy(
+            "diversity",
+            margin_scores,
+            _diversity_selection,
+            "k-means over the pool, most uncertain item per cluster",
+        ),
+        Strategy(
+            "cluster_margin",
+            margin_scores,
+            _cluster_margin_selection,
+            "k-means over the 10k most uncertain items, most uncertain per cluster",
+        ),
+        Strategy(
+            "margin_balanced",
+            margin_scores,
+            _class_balanced_selection,
+            "margin, batch allotted equally across predicted classes",
+        ),
+        Strategy(
+            "qbc_balanced",
+            vote_entropy_scores,
+            _class_balanced_selection,
+            "committee vote entropy, batch allotted equally across predicted classes",
+        ),
+        Strategy(
+            "balanced_cluster_margin",
+            margin_scores,
+            _balanced_cluster_selection,
+            "class-balanced quotas, each filled by cluster-margin",
+        ),
+    )
+}
+
+
+def get_strategy(name: str) -> Strategy:
+    """The registered strategy ``name``; ``StrategyError`` listing the known names otherwise."""
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        known = ", ".join(sorted(STRATEGIES))
+        raise StrategyError(f"unknown query strategy {name!r}; known: {known}") from None
+
+
+def select(
+    strategy_name: str,
+    *,
+    model: Classifier,
+    X_pool: FloatArray,
+    k: int,
+    rng: np.random.Generator,
+    committee_factory: CommitteeFactory | None = None,
+    X_labelled: FloatArray | None = None,
+    timings: dict[str, float] | None = None,
+) -> IndexArray:
+    """Pick ``k`` distinct row indices of ``X_pool`` (shape ``(n, d)``) to label next.
+
+    ``model`` is fitted on the labelled set; ``X_labelled`` (shape ``(m, d)``) is only used by
+    ``ranked_batch``; ``committee_factory`` only by the committee strategies. Returns an int
+    array of shape ``(k,)``, most informative first where the selection ranks. ``timings``, if
+    given, receives ``score_s`` (the measure) and ``select_s`` (the batch selection).
+    """
+    strategy = get_strategy(strategy_name)
+    _check_k(k, len(X_pool))
+    context = QueryContext(
+        model=model,
+        X_pool=X_pool,
+        rng=rng,
+        X_labelled=X_labelled,
+        committee_factory=committee_factory,
+    )
+    started = time.perf_counter()
+    measured = strategy.measure(context)
+    scored = time.perf_counter()
+    selected = strategy.selection(measured, context, k)
+    if timings is not None:
+        timings["score_s"] = scored - started
+        timings["select_s"] = time.perf_counter() - scored
+    return selected
+
+
+def scores(
+    strategy_name: str,
+    model: Classifier,
+    X_pool: FloatArray,
+    *,
+    rng: np.random.Generator | None = None,
+    committee_factory: CommitteeFactory | None = None,
+) -> FloatArray:
+    """Per-item priority for ranking a whole queue, shape ``(n,)``, higher = label sooner.
+
+    This is the strategy's measure only; batch selections (ranked batch, clusters, class
+    quotas) shape a batch and have no per-item equivalent.
+    """
+    strategy = get_strategy(strategy_name)
+    context = QueryContext(model=model, X_pool=X_pool, rng=rng, committee_factory=committee_factory)
+    return strategy.measure(context)
+
+
+# --- cold start -------------------------------------------------------------------------------
+
+
+def seed_by_keywords(texts: Sequence[str], keywords: Sequence[str], k: int) -> IndexArray:
+    """Up to ``k`` indices of ``texts`` matching the most distinct ``keywords`` (case-insensitive).
+
+    For a cold start with no model: items that contain more of the policy's keywords come
+    first; ties keep the input order. Items matching no keyword are never returned.
+    """
+    if k < 1:
+        raise StrategyError(f"k must be at least 1, got {k}")
+    needles = [keyword.casefold() for keyword in keywords if keyword.strip()]
+    if not needles:
+        raise StrategyError("seed_by_keywords needs at least one non-empty keyword")
+    hits = np.array(
+        [sum(needle in text.casefold() for needle in needles) for text in texts], dtype=np.intp
+    )
+    matching = np.flatnonzero(hits > 0)
+    ranked = matching[np.argsort(-hits[matching], kind="stable")]
+    return np.asarray(ranked[:k], dtype=np.intp)
+
+
+def nearest_neighbours(X: FloatArray, query_vector: FloatArray, k: int) -> IndexArray:
+    """ "More like this": indices of the ``k`` rows of ``X`` (``(n, d)``) closest in cosine.
+
+    ``query_vector``: shape ``(d,)``. Returns shape ``(min(k, n),)``, nearest first.
+    """
+    if k < 1:
+        raise StrategyError(f"k must be at least 1, got {k}")
+    matrix = np.asarray(X, dtype=np.float64)
+    query = np.asarray(query_vector, dtype=np.float64).ravel()
+    if matrix.ndim != 2 or query.shape[0] != matrix.shape[1]:
+        raise StrategyError(f"query has {query.shape[0]} dimensions, X has shape {matrix.shape}")
+    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
+    similarity = (matrix @ query) / np.where(norms == 0, 1.0, norms)
+    return top_k(similarity, min(k, len(matrix)))

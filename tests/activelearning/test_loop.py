@@ -1,0 +1,78 @@
+"""One active-learning round: fit, score, select; timings recorded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+from activelearning.loop import bootstrap_committee, logistic_regression_factory, run_round
+from activelearning.strategies import StrategyError
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    # Tiny matrices: BLAS threads only add contention on a shared box.
+    with threadpool_limits(limits=1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        n_samples=300, n_features=8, n_informative=4, n_classes=3, random_state=0
+    )
+    return X, y
+
+
+def test_a_round_fits_on_the_labelled_set_and_selects_from_the_pool(data):
+    X, y = data
+    result = run_round(
+        strategy="qbc",
+        model_factory=logistic_regression_factory,
+        X_labelled=X[:60],
+        y_labelled=y[:60],
+        X_pool=X[60:],
+        k=15,
+        rng=np.random.default_rng(0),
+    )
+    assert result.n_labelled == 60
+    assert list(result.model.classes_) == [0, 1, 2]
+    assert result.selected.shape == (15,) and len(set(result.selected.tolist())) == 15
+    assert result.selected.max() < 240
+    assert set(result.timings) == {"fit_s", "score_s", "select_s"}
+    assert all(value >= 0 for value in result.timings.values())
+
+
+def test_a_round_with_an_unknown_strategy_fails_before_fitting(data):
+    X, y = data
+    fitted = []
+
+    def factory():
+        fitted.append(1)
+        return logistic_regression_factory()
+
+    with pytest.raises(StrategyError):
+        run_round(
+            strategy="nope",
+            model_factory=factory,
+            X_labelled=X[:60],
+            y_labelled=y[:60],
+            X_pool=X[60:],
+            k=5,
+            rng=np.random.default_rng(0),
+        )
+    assert fitted == []
+
+
+def test_every_committee_member_sees_every_labelled_class(data):
+    X, y = data
+    rows = np.r_[
+        np.flatnonzero(y == 0)[:30], np.flatnonzero(y == 1)[:30], np.flatnonzero(y == 2)[:2]
+    ]
+    members = bootstrap_committee(
+        logistic_regression_factory, X[rows], y[rows], np.random.default_rng(0), size=8
+    )
+    assert len(members) == 8
+    assert all(list(member.classes_) == [0, 1, 2] for member in members)
