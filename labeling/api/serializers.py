@@ -18,6 +18,13 @@ from labeling.roles import sees_all_queues
 Related = serializers.RelatedField[Any, Any, Any] | serializers.ManyRelatedField
 
 
+class ErrorSerializer(serializers.Serializer[Any]):
+    """Every error: what went wrong, and details (``fields`` for invalid input)."""
+
+    message = serializers.CharField()
+    extra = serializers.DictField()
+
+
 class ModelScoreSerializer(serializers.Serializer[Any]):
     # "label" shadows Field.label in the stubs; it is the name the machine side writes.
     label = serializers.CharField()  # type: ignore[assignment]

@@ -35,6 +35,7 @@ from labeling.api.permissions import DataWriterWrites, HasRole, IsAdjudicator, P
 from labeling.api.serializers import (
     AdjudicationItemSerializer,
     DecisionOutputSerializer,
+    ErrorSerializer,
     ItemOutputSerializer,
     PolicyOutputSerializer,
     QueueOutputSerializer,
@@ -55,16 +56,18 @@ from labeling.models import (
 )
 
 MAX_ITEMS_PER_REQUEST = 1000
-ERROR_RESPONSES: dict[int, OpenApiResponse] = {
-    400: OpenApiResponse(description="Invalid input: {message, extra: {fields}}"),
-    401: OpenApiResponse(description="No credentials"),
-    403: OpenApiResponse(description="Your role does not allow this"),
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input; extra.fields names each bad field",
+    401: "No credentials",
+    403: "Your role does not allow this",
+    404: "No such object, or not one you may see",
+    409: "The current state does not allow this (an ended or foreign lease, a taken slug)",
 }
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {
-        code: ERROR_RESPONSES.get(code, OpenApiResponse(description="See message"))
+        code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
         for code in codes
     }
 
@@ -403,7 +406,10 @@ class DecisionListApi(APIView):
     def post(self, request: Request) -> Response:
         data = _valid(self.DecisionCreateInputSerializer, request)
         key = data["idempotency_key"]
-        retry = bool(key) and selectors.decision_by_idempotency_key(request.user, key=key)
+        # A retry finds its decision already stored under the key; only the status differs.
+        retry = key is not None and (
+            selectors.decision_by_idempotency_key(request.user, key=key) is not None
+        )
         decision = services.decision_submit(
             token=data["lease"],
             reviewer=request.user,
