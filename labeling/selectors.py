@@ -100,7 +100,7 @@ def decisions_for_user(
     user: Any, *, mine: bool = False, item: int | None = None, queue: str | None = None
 ) -> QuerySet[Decision]:
     """Decisions a user may see; reviewers see only their own (blind overlap)."""
-    decisions = Decision.objects.select_related("item", "reviewer").annotate(
+    decisions = Decision.objects.select_related("item", "reviewer", "lease").annotate(
         retracted=Exists(Retraction.objects.filter(decision=OuterRef("pk")))
     )
     if item is not None:

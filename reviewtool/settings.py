@@ -161,6 +161,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several apps have a "status" (or "source") choice field; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "ItemStatusEnum": "labeling.models.ItemStatus",
+        "LabelSourceEnum": "labeling.models.LabelSource",
+        "DecisionKindEnum": "labeling.models.DecisionKind",
+        "QueueOrderEnum": "labeling.models.QueueOrder",
+    },
 }
 
 # Celery, as its Django guide shows (namespace "CELERY"). Without a broker URL the embedded

@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -44,6 +45,7 @@ from labeling.api.serializers import (
 )
 from labeling.models import (
     Decision,
+    DecisionKind,
     Escalation,
     Item,
     ItemStatus,
@@ -367,22 +369,40 @@ class DecisionListApi(APIView):
 
     class DecisionListOutputSerializer(serializers.ModelSerializer[Decision]):
         reviewer: Related = serializers.SlugRelatedField(slug_field="username", read_only=True)
+        item_source = serializers.CharField(source="item.source", read_only=True)
+        item_external_id = serializers.CharField(source="item.external_id", read_only=True)
         retracted = serializers.BooleanField(read_only=True)
+        undoable = serializers.SerializerMethodField()
 
         class Meta:
             model = Decision
             fields = [
                 "id",
                 "item",
+                "item_source",
+                "item_external_id",
                 "reviewer",
                 "kind",
                 "verdicts",
                 "note",
                 "time_on_item_ms",
                 "retracted",
+                "undoable",
                 "created_at",
             ]
             read_only_fields = fields
+
+        def get_undoable(self, decision: Decision) -> bool:
+            """Whether its author may still undo it (their lease on the item still lasts)."""
+            lease = decision.lease
+            return (
+                decision.kind == DecisionKind.REVIEW
+                and not getattr(decision, "retracted", False)
+                and lease is not None
+                and lease.reviewer_id == decision.reviewer_id
+                and lease.expires_at is not None
+                and lease.expires_at > timezone.now()
+            )
 
     @extend_schema(
         parameters=[DecisionFilterSerializer],

@@ -189,6 +189,11 @@ def test_undo_returns_the_item_to_show_again(as_reviewer, queue, items, reviewer
     assert Label.objects.get(item=lease.item).value == "not_violating"
     listed = as_reviewer.get("/api/v1/decisions/").json()["results"]
     assert [row["retracted"] for row in listed] == [False, True]
+    assert [row["undoable"] for row in listed] == [True, False]
+    assert listed[0]["item_external_id"] == lease.item.external_id
+    _expire(lease)
+    listed = as_reviewer.get("/api/v1/decisions/", {"mine": 1}).json()["results"]
+    assert [row["undoable"] for row in listed] == [False, False]
 
 
 def test_undo_after_the_lease_ended_is_409(as_reviewer, queue, items, reviewer):
