@@ -101,3 +101,11 @@ def test_the_schema_answers_and_lists_the_api():
 def test_the_docs_page_answers():
     response = APIClient().get("/api/docs/")
     assert response.status_code == 200
+
+
+def test_the_schema_generates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    assert "/api/v1/queues/{slug}/next/" in target.read_text()
