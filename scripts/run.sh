@@ -20,7 +20,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$BIN/celery" -A reviewtool worker -l info --concurrency 1 \
+"$BIN/celery" -A reviewtool worker -l info --concurrency 1 --queues celery,embedding \
   >>"$VAR_DIR/log/worker.log" 2>&1 &
 pids+=($!)
 "$BIN/celery" -A reviewtool beat -l info --schedule "$VAR_DIR/celerybeat-schedule" \
