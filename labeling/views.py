@@ -7,8 +7,6 @@ message on the next page.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -23,18 +21,11 @@ from labeling.roles import can_adjudicate
 from reviewtool.exceptions import ApplicationError
 
 
-def _render(
-    request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
-) -> HttpResponse:
-    page = {"can_adjudicate": can_adjudicate(request.user), **context}
-    return render(request, template, page, status=status)
-
-
 @require_GET
 @login_required
 def queue_list(request: HttpRequest) -> HttpResponse:
     queues = selectors.queues_with_counts(request.user)
-    return _render(request, "labeling/queue_list.html", {"queues": queues, "nav": "queues"})
+    return render(request, "labeling/queue_list.html", {"queues": queues, "nav": "queues"})
 
 
 @require_GET
@@ -47,7 +38,7 @@ def review(request: HttpRequest, slug: str) -> HttpResponse:
         {"policy": policy, "guidelines_html": guidelines_html(policy.guidelines)}
         for policy in queue.policies.all()
     ]
-    return _render(
+    return render(
         request, "labeling/review.html", {"queue": queue, "policies": policies, "nav": "queues"}
     )
 
@@ -58,7 +49,7 @@ def adjudication(request: HttpRequest) -> HttpResponse:
     if not can_adjudicate(request.user):
         raise PermissionDenied("Only senior reviewers, leads and admins adjudicate.")
     items = selectors.adjudication_backlog(request.user)
-    return _render(request, "labeling/adjudication.html", {"items": items, "nav": "adjudication"})
+    return render(request, "labeling/adjudication.html", {"items": items, "nav": "adjudication"})
 
 
 @require_POST

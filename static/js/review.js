@@ -599,7 +599,8 @@
 
   async function refreshRecent() {
     try {
-      const response = await api("GET", "decisions/?mine=1&limit=10");
+      const query = new URLSearchParams({ mine: "1", limit: "10", queue: queueSlug });
+      const response = await api("GET", `decisions/?${query}`);
       if (response.ok && response.data) {
         const rows = Array.isArray(response.data) ? response.data : response.data.results;
         if (Array.isArray(rows)) {
@@ -617,7 +618,7 @@
     if (item && typeof item === "object") {
       return itemName(item);
     }
-    return state.itemNames.get(item) || `item ${item}`;
+    return state.itemNames.get(item) || `item #${item}`;
   }
 
   function isUndoable(decision) {

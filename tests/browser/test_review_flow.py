@@ -182,3 +182,35 @@ def test_the_note_takes_typed_keys_and_escape_leaves_it(page, review_setup, data
     expect(page.locator("#item-external-id")).to_have_text("b")
     with database_lock:
         assert Decision.objects.get(item__external_id="a").note == "see 1 Sexy E"
+
+
+def test_a_submit_whose_answer_is_lost_is_retried_without_a_second_decision(
+    page, review_setup, database_lock
+):
+    log_in(page, "kim")
+    lost: list[str] = []
+
+    def lose_the_first_answer(route):
+        if route.request.method == "POST" and not lost:
+            # The server stores the decision, but the browser sees the connection drop.
+            answer = route.fetch()
+            lost.append(str(answer.status))
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/decisions/", lose_the_first_answer)
+    page.goto("/queues/main/review/")
+    expect(page.locator("#item-external-id")).to_have_text("a")
+
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#item-external-id")).to_have_text("b")
+    # Only a 200/201 reads "Saved": the retry carried the same idempotency key, so the server
+    # answered with the stored decision instead of refusing a finished lease (409).
+    expect(page.locator("#status")).to_have_text("Saved test:a.")
+    assert lost == ["201"]
+    with database_lock:
+        decisions = list(Decision.objects.select_related("item").filter(reviewer__username="kim"))
+    assert [(d.item.external_id, d.verdicts) for d in decisions] == [("a", {"hate": "violating"})]
