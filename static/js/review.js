@@ -165,7 +165,11 @@
       return null;
     }
     if (response.status === 409) {
-      // Already holding the most leases allowed; what we hold is enough to go on with.
+      // Already holding the most leases allowed (another tab, say); what we hold is enough to
+      // go on with, but with nothing in hand the reviewer must know why nothing shows.
+      if (!state.current && state.ahead.length === 0) {
+        announce(messageOf(response, "You hold too many items in this queue."), "warn");
+      }
       return null;
     }
     if (!response.ok || !response.data || !response.data.lease) {

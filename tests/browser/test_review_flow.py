@@ -214,3 +214,39 @@ def test_a_submit_whose_answer_is_lost_is_retried_without_a_second_decision(
     with database_lock:
         decisions = list(Decision.objects.select_related("item").filter(reviewer__username="kim"))
     assert [(d.item.external_id, d.verdicts) for d in decisions] == [("a", {"hate": "violating"})]
+
+
+def test_several_policies_are_decided_group_by_group(page, transactional_db, database_lock):
+    reviewer = UserFactory(username="kim", roles=[Roles.REVIEWER])
+    hate = PolicyFactory(slug="hate", name="Hate speech")
+    spam = PolicyFactory(slug="spam", name="Spam", labels=["spam", "not_spam"])
+    queue = make_queue(slug="multi", policies=[hate, spam], reviewers=[reviewer])
+    services.items_ingest(
+        queue=queue,
+        items=[services.ItemInput(external_id=name, text=name) for name in ("m1", "m2")],
+        source="test",
+    )
+    log_in(page, "kim")
+    page.goto("/queues/multi/review/")
+    expect(page.locator("#item-external-id")).to_have_text("m1")
+    current = page.locator(".policy-group.current")
+    expect(current).to_have_attribute("data-policy", "hate")
+
+    page.keyboard.press("2")  # hate: borderline, then on to spam
+    expect(current).to_have_attribute("data-policy", "spam")
+    page.keyboard.press("ArrowUp")
+    expect(current).to_have_attribute("data-policy", "hate")
+    page.keyboard.press("3")  # hate: not_violating
+    expect(current).to_have_attribute("data-policy", "spam")
+
+    page.keyboard.press("Enter")  # spam has no verdict yet: nothing is sent
+    expect(page.locator("#status")).to_have_text("Choose a verdict for Spam first.")
+    expect(page.locator("#item-external-id")).to_have_text("m1")
+
+    page.keyboard.press("1")  # spam: spam
+    page.keyboard.press("Enter")
+    expect(page.locator("#item-external-id")).to_have_text("m2")
+    expect(current).to_have_attribute("data-policy", "hate")
+    with database_lock:
+        verdicts = [d.verdicts for d in Decision.objects.filter(reviewer=reviewer)]
+    assert verdicts == [{"hate": "not_violating", "spam": "spam"}]
