@@ -26,6 +26,9 @@ class Embedding(models.Model):
         ]
         indexes = [models.Index(fields=["encoder", "encoder_version", "item"])]
 
+    def __str__(self) -> str:
+        return f"{self.item_id} under {self.encoder}"
+
 
 class RunStatus(models.TextChoices):
     QUEUED = "queued"
@@ -118,6 +121,9 @@ class Champion(models.Model):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"champion of {self.policy_id}: {self.model_version_id}"
+
 
 class QueueLearning(models.Model):
     """How a queue spends reviewer time: the query strategy and the share it controls."""
@@ -128,3 +134,6 @@ class QueueLearning(models.Model):
     # (policy severity x model score x age).
     learning_share = models.FloatField(default=0.3)
     reranked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.queue_id}: {self.strategy} ({self.learning_share:.0%})"

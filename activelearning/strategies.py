@@ -24,10 +24,12 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 from modAL.disagreement import vote_entropy
 from modAL.models import ActiveLearner, Committee
 from modAL.uncertainty import classifier_entropy, classifier_margin, classifier_uncertainty
 from sklearn.cluster import MiniBatchKMeans
+from sklearn.random_projection import SparseRandomProjection
 
 FloatArray = npt.NDArray[np.floating[Any]]
 IndexArray = npt.NDArray[np.intp]
@@ -102,7 +104,7 @@ def margin_scores(context: QueryContext) -> FloatArray:
     for every measure.
     """
     if _single_class(context.model):
-        return np.zeros(len(context.X_pool))
+        return np.zeros(context.X_pool.shape[0])
     return 1.0 - np.asarray(classifier_margin(context.model, context.X_pool), dtype=np.float64)
 
 
@@ -128,7 +130,7 @@ def vote_entropy_scores(context: QueryContext) -> FloatArray:
 
 def random_scores(context: QueryContext) -> FloatArray:
     """Uniform random scores, shape ``(n,)``: the passive-learning baseline."""
-    return context.generator().random(len(context.X_pool))
+    return np.asarray(context.generator().random(context.X_pool.shape[0]), dtype=np.float64)
 
 
 # --- selections -------------------------------------------------------------------------------
@@ -165,11 +167,11 @@ def ranked_batch_select(
     per round on 20k x 3k items) and rebuilds a Python index list per pick; keeping the running
     minimum distance gives the same picks in ``O((m + k) * n * d)``.
     """
-    n = len(X_pool)
+    n = X_pool.shape[0]
     _check_k(k, n)
-    pool = np.asarray(X_pool, dtype=np.float64)
+    pool, labelled = _dense_for_distances(X_pool, X_labelled)
     picked: list[int] = []
-    if X_labelled is None or len(X_labelled) == 0:
+    if labelled is None or labelled.shape[0] == 0:
         # Cold start (modAL select_cold_start_instance): the most central item.
         centre = pool.mean(axis=0)
         first = int(np.argmin(((pool - centre) ** 2).sum(axis=1)))
@@ -177,8 +179,8 @@ def ranked_batch_select(
         nearest = np.sqrt(((pool - pool[first]) ** 2).sum(axis=1))
         n_labelled = 1
     else:
-        nearest = _min_distances(pool, np.asarray(X_labelled, dtype=np.float64))
-        n_labelled = len(X_labelled)
+        nearest = _min_distances(pool, labelled)
+        n_labelled = labelled.shape[0]
     available = np.ones(n, dtype=bool)
     available[picked] = False
     while len(picked) < k:
@@ -192,6 +194,29 @@ def ranked_batch_select(
         n_labelled += 1
         nearest = np.minimum(nearest, np.sqrt(((pool - pool[best]) ** 2).sum(axis=1)))
     return np.asarray(picked, dtype=np.intp)
+
+
+DISTANCE_DIMENSIONS = 256
+
+
+def _dense_for_distances(
+    X_pool: Any, X_labelled: Any | None
+) -> tuple[FloatArray, FloatArray | None]:
+    """Dense float64 views of the pool and labelled rows for Euclidean distances.
+
+    Sparse features (TF-IDF, hundreds of thousands of columns) are mapped to
+    ``DISTANCE_DIMENSIONS`` columns by one sparse random projection fitted on the pool, which
+    keeps pairwise distances within a small factor (Johnson-Lindenstrauss) at a fraction of the
+    memory; dense input passes through unchanged.
+    """
+    if not sp.issparse(X_pool):
+        labelled = None if X_labelled is None else np.asarray(X_labelled, dtype=np.float64)
+        return np.asarray(X_pool, dtype=np.float64), labelled
+    projection = SparseRandomProjection(n_components=DISTANCE_DIMENSIONS, random_state=0)
+    pool = np.asarray(projection.fit_transform(X_pool), dtype=np.float64)
+    if X_labelled is None or X_labelled.shape[0] == 0:
+        return pool, None
+    return pool, np.asarray(projection.transform(X_labelled), dtype=np.float64)
 
 
 def _min_distances(pool: FloatArray, reference: FloatArray, chunk: int = 2048) -> FloatArray:
@@ -233,7 +258,7 @@ def cluster_select(
         n_init=1,
         batch_size=min(2048, len(considered)),
     )
-    clusters = kmeans.fit_predict(np.asarray(X_pool)[considered])
+    clusters = kmeans.fit_predict(X_pool[considered])
     considered_scores = np.asarray(scores)[considered]
     order = np.lexsort((-considered_scores, clusters))  # by cluster, best score first
     first_of_cluster = np.ones(len(order), dtype=bool)
@@ -311,7 +336,7 @@ def _balanced_cluster_selection(scores: FloatArray, context: QueryContext, k: in
         if quota > 0:
             local = cluster_select(
                 np.asarray(scores)[members],
-                np.asarray(context.X_pool)[members],
+                context.X_pool[members],
                 quota,
                 rng,
                 candidates=10 * quota,
@@ -406,7 +431,7 @@ def select(
     given, receives ``score_s`` (the measure) and ``select_s`` (the batch selection).
     """
     strategy = get_strategy(strategy_name)
-    _check_k(k, len(X_pool))
+    _check_k(k, X_pool.shape[0])
     context = QueryContext(
         model=model,
         X_pool=X_pool,

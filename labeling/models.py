@@ -179,12 +179,15 @@ class Decision(models.Model):
     )
     # Imported decisions have no account; this keeps anonymous coders apart (e.g. "davidson:3").
     anonymous_reviewer = models.CharField(max_length=100, blank=True)
-    kind = models.CharField(max_length=16, choices=DecisionKind.choices, default=DecisionKind.REVIEW)
+    kind = models.CharField(
+        max_length=16, choices=DecisionKind.choices, default=DecisionKind.REVIEW
+    )
     verdicts = models.JSONField(help_text="{policy_slug: label}")
     note = models.TextField(blank=True)
     time_on_item_ms = models.PositiveIntegerField(null=True, blank=True)
     suggestion_shown = models.JSONField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    # NULL, not "", for "no key": the uniqueness constraint applies only to real keys.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -208,6 +211,9 @@ class Retraction(models.Model):
     decision = models.OneToOneField(Decision, on_delete=models.CASCADE, related_name="retraction")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return f"undo of {self.decision_id}"
+
 
 class Skip(models.Model):
     """A reviewer passed on an item; they are not offered it again."""
@@ -219,12 +225,18 @@ class Skip(models.Model):
     class Meta:
         indexes = [models.Index(fields=["item", "reviewer"], name="skip_item_reviewer")]
 
+    def __str__(self) -> str:
+        return f"skip of {self.item_id} by {self.reviewer_id}"
+
 
 class Escalation(models.Model):
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="escalations")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"escalation of {self.item_id}"
 
 
 class LabelSource(models.TextChoices):
@@ -290,6 +302,9 @@ class QueueStats(models.Model):
     resolved = models.PositiveIntegerField(default=0)
     decisions_last_hour = models.PositiveIntegerField(default=0)
     refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"stats of {self.queue_id}"
 
 
 def new_lease_token() -> uuid.UUID:

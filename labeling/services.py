@@ -6,6 +6,7 @@ Every service validates, writes inside ``transaction.atomic`` and enqueues follo
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -675,8 +676,8 @@ def labels_announce(*, labels: Sequence[Label]) -> None:
         by_policy.setdefault(label.policy_id, []).append(label.pk)
     for policy_id, label_ids in by_policy.items():
         transaction.on_commit(
-            lambda policy_id=policy_id, label_ids=label_ids: signals.labels_resolved.send(
-                Label, policy_id=policy_id, label_ids=label_ids
+            functools.partial(
+                signals.labels_resolved.send, Label, policy_id=policy_id, label_ids=label_ids
             )
         )
 

@@ -15,7 +15,10 @@ def enqueue(task_name: str, *args: object) -> None:
     """Send a registered task by name.
 
     Services enqueue follow-up work through this, so that a service module never imports the
-    tasks module that imports it. A registered task runs through its own ``apply_async``, which
-    honours eager mode in unit tests; with the broker down this raises, loudly.
+    tasks module that imports it. The task runs through its own ``apply_async``, which honours
+    eager mode in unit tests; an unknown name is a KeyError and a broker that is down raises.
     """
-    app.signature(task_name, args=args).delay()
+    if task_name not in app.tasks:
+        # Tasks modules are discovered lazily; a web process may not have imported them yet.
+        app.loader.import_default_modules()
+    app.tasks[task_name].apply_async(args=args)

@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from reviewtool.env import env_bool, env_int, env_list, env_str, local_secret_key
 
-# Lets admin.ModelAdmin[Model] and similar generics be written at run time, as the type checker wants.
+# Lets admin.ModelAdmin[Model] and other generics be written at run time, as mypy wants.
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent

@@ -21,11 +21,12 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def roles(self, create, extracted, **kwargs):
-        if not create or not extracted:
+        if not create:
             return
-        for role in extracted:
+        for role in extracted or ():
             group, _ = Group.objects.get_or_create(name=role)
             self.groups.add(group)
+        # Saves the password set above too (skip_postgeneration_save leaves that to us).
         self.save()
 
 

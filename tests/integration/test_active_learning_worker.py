@@ -78,7 +78,7 @@ def test_a_retrain_on_a_real_worker_promotes_rescores_and_reranks(
     )
     shell(env, SETUP)
     with celery_worker(env, tmp_path / "worker.log"):
-        queued = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+        queued = subprocess.run(
             [sys.executable, "manage.py", "retrain", "spam"],
             cwd=REPO_ROOT,
             env=env,

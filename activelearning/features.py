@@ -1,0 +1,138 @@
+"""Features of stored items: pretrained embeddings come from the Embedding table, computed once.
+
+Pretrained encoders (MiniLM) give the same vector for the same text forever, so their output is
+stored per (item, encoder version) and reused by every training run and rescore. Fitted encoders
+(TF-IDF) depend on a model version's vocabulary and are computed from the text each time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Self
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from activelearning.encoders import Encoder, FusionEncoder
+from activelearning.encoders.base import FloatMatrix, ProgressCallback
+from activelearning.models import Embedding
+
+ItemText = tuple[int, str]
+EMBED_BATCH = 256
+
+
+def embeddings_store(
+    *,
+    items: Sequence[ItemText],
+    encoder: Encoder,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Compute and store the vectors of ``items`` that lack one under ``encoder``; the count."""
+    if encoder.requires_fit:
+        raise ValueError(f"{encoder.name} is fitted per model version; its output is not stored")
+    have = set(
+        Embedding.objects.filter(
+            item_id__in=[item_id for item_id, _ in items],
+            encoder=encoder.name,
+            encoder_version=encoder.version,
+        ).values_list("item_id", flat=True)
+    )
+    missing = [(item_id, text) for item_id, text in items if item_id not in have]
+    for start in range(0, len(missing), EMBED_BATCH):
+        batch = missing[start : start + EMBED_BATCH]
+        vectors = encoder.transform([text for _, text in batch], batch_size=EMBED_BATCH)
+        Embedding.objects.bulk_create(
+            [
+                Embedding(
+                    item_id=item_id,
+                    encoder=encoder.name,
+                    encoder_version=encoder.version,
+                    dimension=int(vector.shape[0]),
+                    vector=np.ascontiguousarray(vector, dtype=np.float32).tobytes(),
+                )
+                for (item_id, _), vector in zip(batch, vectors, strict=True)
+            ],
+            ignore_conflicts=True,
+        )
+        if progress is not None:
+            progress(min(start + EMBED_BATCH, len(missing)), len(missing))
+    return len(missing)
+
+
+def stored_vectors(*, item_ids: Sequence[int], encoder: Encoder) -> dict[int, FloatMatrix]:
+    """The stored vectors of ``item_ids`` under ``encoder`` (absent ids are simply missing)."""
+    rows = Embedding.objects.filter(
+        item_id__in=list(item_ids), encoder=encoder.name, encoder_version=encoder.version
+    ).values_list("item_id", "vector")
+    return {item_id: np.frombuffer(bytes(blob), dtype=np.float32) for item_id, blob in rows}
+
+
+class _StoredEncoder(Encoder):
+    """A pretrained encoder whose output for known texts is read from stored vectors.
+
+    Keyed by text: the same text always has the same embedding, so this is exact.
+    """
+
+    requires_fit = False
+
+    def __init__(self, base: Encoder, known: dict[str, FloatMatrix]) -> None:
+        self.base = base
+        self.name = base.name
+        self.known = known
+
+    @property
+    def version(self) -> str:
+        return self.base.version
+
+    @property
+    def dimension(self) -> int:
+        return self.base.dimension
+
+    def fit(self, texts: Sequence[str]) -> Self:
+        return self
+
+    def transform(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 256,
+        progress: ProgressCallback | None = None,
+    ) -> FloatMatrix:
+        missing = sorted({text for text in texts if text not in self.known})
+        if missing:
+            computed = self.base.transform(missing, batch_size=batch_size, progress=progress)
+            self.known.update(zip(missing, computed, strict=True))
+        return np.vstack([self.known[text] for text in texts]).astype(np.float32)
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+        return self.base.to_state()
+
+    @classmethod
+    def from_state(cls, metadata: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> Self:
+        raise NotImplementedError("a stored-vector view is never serialised")
+
+
+def feature_matrix(*, encoder: Encoder, items: Sequence[ItemText]) -> Any:
+    """Features of ``items`` (shape ``(n, d)``, dense or CSR) under a fitted ``encoder``.
+
+    Pretrained blocks read the Embedding table (and store what was missing); fitted blocks are
+    computed from the text. Fusion keeps TF-IDF sparse, as the text model was measured with.
+    """
+    blocks = encoder.encoders if isinstance(encoder, FusionEncoder) else [encoder]
+    views: list[Encoder] = []
+    for block in blocks:
+        if block.requires_fit:
+            views.append(block)
+            continue
+        embeddings_store(items=items, encoder=block)
+        by_id = stored_vectors(item_ids=[item_id for item_id, _ in items], encoder=block)
+        views.append(_StoredEncoder(block, {text: by_id[item_id] for item_id, text in items}))
+    texts = [text for _, text in items]
+    if isinstance(encoder, FusionEncoder):
+        view = FusionEncoder(views, weights=encoder.weights)
+        return view.transform_features(texts)
+    transform_features = getattr(views[0], "transform_features", None)
+    if transform_features is not None:
+        return sp.csr_matrix(transform_features(texts), dtype=np.float32)
+    return views[0].transform(texts)
