@@ -9,7 +9,9 @@ selectors that decide visibility.
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -25,7 +27,9 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -58,11 +62,13 @@ from labeling.models import (
 )
 
 MAX_ITEMS_PER_REQUEST = 1000
+BULK_BODY_LIMIT = 32 * 1024 * 1024
 ERROR_DESCRIPTIONS = {
     400: "Invalid input; extra.fields names each bad field",
     401: "No credentials",
     403: "Your role does not allow this",
     404: "No such object, or not one you may see",
+    413: "The batch is larger than 32 MiB",
     409: "The current state does not allow this (an ended or foreign lease, a taken slug)",
 }
 
@@ -111,6 +117,39 @@ class VerdictsField(serializers.DictField):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(child=serializers.CharField(max_length=100), allow_empty=False, **kwargs)
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+class BulkJSONParser(BaseParser):
+    """JSON with its own size limit, for batches of up to 1000 items.
+
+    DRF's JSONParser goes through ``request.body`` and so through Django's
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (2.5 MB): a full batch of ordinary posts is larger than that.
+    This parser reads the stream itself, up to ``BULK_BODY_LIMIT`` bytes, for this one endpoint.
+    """
+
+    media_type = "application/json"
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        if stream is None:
+            return {}
+        raw = stream.read(BULK_BODY_LIMIT + 1)
+        if len(raw) > BULK_BODY_LIMIT:
+            raise PayloadTooLarge(f"A batch may hold at most {BULK_BODY_LIMIT} bytes.")
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise ParseError(f"JSON parse error - {error}") from error
 
 
 class ItemInputSerializer(serializers.Serializer[Any]):
@@ -271,6 +310,7 @@ class NextItemApi(APIView):
 class ItemListApi(APIView):
     permission_classes = [DataWriterWrites]
     pagination_class = LimitOffsetPagination
+    parser_classes = [BulkJSONParser]
 
     class ItemFilterSerializer(serializers.Serializer[Any]):
         external_id = serializers.CharField(required=False)
@@ -310,7 +350,7 @@ class ItemListApi(APIView):
 
     @extend_schema(
         request=ItemBulkInputSerializer,
-        responses={201: ItemBulkOutputSerializer, **_errors(400, 401, 403)},
+        responses={201: ItemBulkOutputSerializer, **_errors(400, 401, 403, 413)},
     )
     def post(self, request: Request) -> Response:
         batch = _valid(self.ItemBulkInputSerializer, request)

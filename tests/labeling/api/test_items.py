@@ -186,3 +186,33 @@ def test_hostile_content_comes_back_verbatim(as_engineer, queue):
     detail = response.json()
     assert detail["text"] == f"  {HOSTILE}\n"
     assert detail["metadata"] == {"title": HOSTILE, "nested": {"html": "<b>x</b>"}}
+
+
+def test_a_full_batch_of_long_texts_is_accepted(as_engineer, queue):
+    # 1000 posts of 3 kB: larger than Django's default 2.5 MB request body limit.
+    body = {
+        "queue": "main",
+        "items": [{"external_id": f"id{n}", "text": "y" * 3000} for n in range(1000)],
+    }
+    response = as_engineer.post("/api/v1/items/", body, format="json")
+    assert response.status_code == 201
+    assert response.json()["created"] == 1000
+
+
+def test_a_batch_over_the_body_limit_is_413(as_engineer, queue, monkeypatch):
+    from labeling.api import views
+
+    monkeypatch.setattr(views, "BULK_BODY_LIMIT", 1000)
+    body = {"queue": "main", "items": [{"external_id": "a", "text": "y" * 2000}]}
+    response = as_engineer.post("/api/v1/items/", body, format="json")
+    assert response.status_code == 413
+    assert response.json()["message"]
+    assert not Item.objects.exists()
+
+
+def test_a_batch_that_is_not_json_is_400(as_engineer, queue):
+    response = as_engineer.post(
+        "/api/v1/items/", data=b"{not json", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "JSON" in response.json()["message"]
