@@ -248,5 +248,5 @@ def test_several_policies_are_decided_group_by_group(page, transactional_db, dat
     expect(page.locator("#item-external-id")).to_have_text("m2")
     expect(current).to_have_attribute("data-policy", "hate")
     with database_lock:
-        verdicts = [d.verdicts for d in Decision.objects.filter(reviewer=reviewer)]
+        verdicts = [d.verdicts for d in Decision.objects.filter(reviewer__username="kim")]
     assert verdicts == [{"hate": "not_violating", "spam": "spam"}]
