@@ -6,8 +6,6 @@ application. A Label is the resolved value per (item, policy) and carries its pr
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -40,6 +38,8 @@ class Policy(models.Model):
     positive_labels = models.JSONField(default=list, blank=True)
     severity = models.PositiveSmallIntegerField(default=1, help_text="1 (low) to 5 (critical).")
     version = models.PositiveIntegerField(default=1)
+    # A reviewer whose accuracy on this policy's golden items falls below this alerts the lead.
+    min_reviewer_accuracy = models.FloatField(default=0.8)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -74,6 +74,16 @@ class Queue(models.Model):
     blind = models.BooleanField(default=False)
     # Share of decisions that must agree for consensus; below it the item goes to adjudication.
     min_agreement = models.FloatField(default=1.0)
+    # How decisions become labels: majority vote, or Dawid-Skene over the queue's reviewers.
+    aggregation = models.CharField(
+        max_length=16,
+        choices=[("majority", "Majority vote"), ("dawid_skene", "Dawid-Skene")],
+        default="majority",
+    )
+    # Labels whose aggregated confidence is below this go to adjudication.
+    min_confidence = models.FloatField(default=0.0)
+    # Share of served items that are golden honeypots (known answers, served blind).
+    golden_share = models.FloatField(default=0.0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -106,6 +116,10 @@ class Item(models.Model):
     # What the machine side wrote: {policy_slug: {"label": str, "score": float}} and the version.
     model_scores = models.JSONField(default=dict, blank=True)
     model_version_id = models.BigIntegerField(null=True, blank=True)
+    # Bumped when a resolved item is sent back for review (suspected label error, new policy
+    # version); consensus counts only the decisions of the current round.
+    review_round = models.PositiveSmallIntegerField(default=0)
+    reopen_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -185,6 +199,7 @@ class Decision(models.Model):
     verdicts = models.JSONField(help_text="{policy_slug: label}")
     note = models.TextField(blank=True)
     time_on_item_ms = models.PositiveIntegerField(null=True, blank=True)
+    review_round = models.PositiveSmallIntegerField(default=0)
     suggestion_shown = models.JSONField(null=True, blank=True)
     # NULL, not "", for "no key": the uniqueness constraint applies only to real keys.
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
@@ -255,6 +270,8 @@ class Label(models.Model):
     source = models.CharField(max_length=16, choices=LabelSource.choices)
     # Share of counted decisions that agree with the value (1.0 for adjudication).
     agreement = models.FloatField(null=True, blank=True)
+    # Posterior probability of the value under the queue's aggregation (majority: its share).
+    confidence = models.FloatField(null=True, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -307,5 +324,90 @@ class QueueStats(models.Model):
         return f"stats of {self.queue_id}"
 
 
-def new_lease_token() -> uuid.UUID:
-    return uuid.uuid4()
+class PolicyVersion(models.Model):
+    """A snapshot of a policy's guidelines and label set, one per version number."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    guidelines = models.TextField(blank=True)
+    labels = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["policy", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "version"], name="policy_version_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} v{self.version}"
+
+
+class GoldenItem(models.Model):
+    """An item whose right answer is known: mixed blind into queues to measure reviewers.
+
+    Golden items never train models and never become consensus labels.
+    """
+
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="golden")
+    expected = models.JSONField(help_text="{policy_slug: label}")
+    active = models.BooleanField(default=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"golden {self.item_id}"
+
+
+class QualityAlert(models.Model):
+    """A reviewer's honeypot accuracy on a policy fell below the policy's threshold."""
+
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quality_alerts"
+    )
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="quality_alerts")
+    accuracy = models.FloatField()
+    threshold = models.FloatField()
+    golden_answers = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_id} on {self.policy_id}: {self.accuracy:.0%}"
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv"
+    JSONL = "jsonl"
+    PARQUET = "parquet"
+    HF = "hf", "Hugging Face (Parquet splits)"
+
+
+class DatasetExport(models.Model):
+    """A recorded, reproducible snapshot: the same filters over the same data give the same
+    fingerprint."""
+
+    format = models.CharField(max_length=16, choices=ExportFormat.choices)
+    filters = models.JSONField(default=dict)
+    fingerprint = models.CharField(max_length=64, db_index=True)
+    path = models.CharField(max_length=500)
+    datasheet = models.JSONField(default=dict)
+    row_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.format}, {self.row_count} rows)"

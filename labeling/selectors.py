@@ -177,6 +177,7 @@ def labeled_examples(*, policy: Policy) -> list[tuple[int, str, str]]:
     """
     return list(
         Label.objects.filter(policy=policy)
+        .exclude(item__golden__isnull=False)  # golden items measure people, never train models
         .order_by("item_id")
         .values_list("item_id", "item__text", "value")
     )

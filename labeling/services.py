@@ -33,6 +33,7 @@ from labeling.models import (
     Lease,
     LeaseState,
     Policy,
+    PolicyVersion,
     Queue,
     QueueOrder,
     Retraction,
@@ -101,8 +102,21 @@ def policy_create(
             positive_labels=positives,
             ordinal=ordinal,
         )
+        _snapshot_version(policy=policy, actor=actor)
         audit_record(actor=actor, action="policy.create", obj=policy)
     return policy
+
+
+def _snapshot_version(*, policy: Policy, actor: Any) -> None:
+    PolicyVersion.objects.get_or_create(
+        policy=policy,
+        version=policy.version,
+        defaults={
+            "guidelines": policy.guidelines,
+            "labels": list(policy.labels),
+            "created_by": actor if getattr(actor, "is_authenticated", False) else None,
+        },
+    )
 
 
 def policy_update(*, policy: Policy, actor: Any = None, **changes: Any) -> Policy:
@@ -130,6 +144,8 @@ def policy_update(*, policy: Policy, actor: Any = None, **changes: Any) -> Polic
         if versioned:
             policy.version += 1
         policy.save()
+        if versioned:
+            _snapshot_version(policy=policy, actor=actor)
         audit_record(
             actor=actor, action="policy.update", obj=policy, data={"version": policy.version}
         )
