@@ -15,11 +15,10 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from labeling import signals
-from labeling.consensus import majority
+from labeling import resolution, signals
 from labeling.models import (
     DEFAULT_LABELS,
     AuditEvent,
@@ -524,6 +523,7 @@ def decision_submit(
                 time_on_item_ms=time_on_item_ms,
                 suggestion_shown=dict(suggestion_shown) if suggestion_shown else None,
                 idempotency_key=idempotency_key or None,
+                review_round=lease.item.review_round,
             )
             lease.state = LeaseState.DONE
             lease.save(update_fields=["state"])
@@ -581,13 +581,16 @@ def decision_undo(*, decision: Decision, reviewer: Any) -> Lease:
             raise Conflict("The lease for this decision has ended; it can no longer be undone.")
         item = lease.item
         if item.status in (ItemStatus.ADJUDICATION, ItemStatus.ESCALATED) or (
-            item.labels.filter(source=LabelSource.ADJUDICATION).exists()
+            _adjudicated_this_round(item)
         ):
             raise Conflict("This item has moved on to a senior reviewer.")
         Retraction.objects.create(decision=decision)
         lease.state = LeaseState.LEASED
         lease.save(update_fields=["state"])
-        Label.objects.filter(item=item, source=LabelSource.CONSENSUS).delete()
+        if item.status == ItemStatus.RESOLVED:
+            # Only a resolution this undo takes back goes; a reopened item keeps its previous
+            # round's label until the new round resolves.
+            Label.objects.filter(item=item, source=LabelSource.CONSENSUS).delete()
         # Reopen the other slots that resolution closed.
         item_resolve(item=item, queue=lease.queue)
         audit_record(actor=reviewer, action="decision.undo", obj=decision)
@@ -596,8 +599,11 @@ def decision_undo(*, decision: Decision, reviewer: Any) -> Lease:
 
 
 def _counted_decisions(item: Item) -> list[Decision]:
+    """Review and import decisions of the item's current review round that were not undone."""
     return list(
-        Decision.objects.filter(item=item, kind__in=(DecisionKind.REVIEW, DecisionKind.IMPORT))
+        Decision.objects.filter(
+            item=item, kind__in=resolution.COUNTED_KINDS, review_round=item.review_round
+        )
         .exclude(Exists(Retraction.objects.filter(decision=OuterRef("pk"))))
         .order_by("id")
     )
@@ -606,12 +612,13 @@ def _counted_decisions(item: Item) -> list[Decision]:
 def item_resolve(*, item: Item, queue: Queue) -> ItemStatus:
     """Apply the consensus rule to ``item`` and store its status (and Labels when agreed).
 
-    Below ``queue.overlap`` decisions the item stays in review. At or above it, each policy whose
-    majority reaches ``queue.min_agreement`` gets a consensus Label; any other policy sends the item
-    to adjudication.
+    Only decisions of the item's current review round count. Below ``queue.overlap`` of them the
+    item stays in review. At or above it, each policy is aggregated by the queue's rule
+    (``labeling.resolution``: majority or Dawid-Skene); when every policy gets a value its Label
+    is stored (replacing an earlier round's), otherwise the item goes to adjudication.
     """
     decisions = _counted_decisions(item)
-    if item.labels.filter(source=LabelSource.ADJUDICATION).exists():
+    if _adjudicated_this_round(item):
         return ItemStatus(item.status)
     if len(decisions) < queue.overlap:
         status = ItemStatus.IN_REVIEW if decisions else ItemStatus.PENDING
@@ -624,29 +631,60 @@ def item_resolve(*, item: Item, queue: Queue) -> ItemStatus:
     return status
 
 
+def _adjudicated_this_round(item: Item) -> bool:
+    return Decision.objects.filter(
+        item=item, kind=DecisionKind.ADJUDICATION, review_round=item.review_round
+    ).exists()
+
+
 def _reopen_slots(*, item: Item, needed: int) -> None:
-    # After an undo a slot closed by resolution must become leasable again.
-    Lease.objects.filter(item=item, state=LeaseState.DONE, reviewer__isnull=True).update(
-        state=LeaseState.OPEN
-    )
+    # After an undo a slot closed by resolution must become leasable again. The current round's
+    # slots are the item's ``needed`` highest-numbered ones (``item_reopen`` appends a round's
+    # slots after the last); closed slots of earlier rounds stay closed.
+    current = Lease.objects.filter(item=item).order_by("-slot").values_list("pk", flat=True)
+    Lease.objects.filter(
+        pk__in=list(current[:needed]), state=LeaseState.DONE, reviewer__isnull=True
+    ).update(state=LeaseState.OPEN)
 
 
 def _apply_consensus(*, item: Item, queue: Queue, decisions: list[Decision]) -> ItemStatus:
-    agreed: list[tuple[Policy, str, float]] = []
+    agreed: list[tuple[Policy, str, resolution.Outcome]] = []
     for policy in queue.policies.all():
-        values = [d.verdicts[policy.slug] for d in decisions if policy.slug in d.verdicts]
-        result = majority(values)
-        if result.value is None or result.agreement < queue.min_agreement:
+        outcome = resolution.resolve(item=item, queue=queue, policy=policy, decisions=decisions)
+        if outcome.value is None:
             return ItemStatus.ADJUDICATION
-        agreed.append((policy, result.value, result.agreement))
-    for policy, value, agreement in agreed:
-        label_store(
+        agreed.append((policy, outcome.value, outcome))
+    previous = {label.policy_id: label for label in Label.objects.filter(item=item)}
+    for policy, value, outcome in agreed:
+        label = label_store(
             item=item,
             policy=policy,
             value=value,
             source=LabelSource.CONSENSUS,
-            agreement=agreement,
+            agreement=outcome.agreement,
+            confidence=outcome.confidence,
         )
+        old = previous.get(policy.pk)
+        if old is not None:
+            # The label's history: what this round's consensus replaced.
+            audit_record(
+                actor=None,
+                action="label.replace",
+                obj=label,
+                data={
+                    "item": item.pk,
+                    "policy": policy.slug,
+                    "review_round": item.review_round,
+                    "value": value,
+                    "previous": {
+                        "value": old.value,
+                        "source": old.source,
+                        "policy_version": old.policy_version,
+                        "agreement": old.agreement,
+                        "confidence": old.confidence,
+                    },
+                },
+            )
     return ItemStatus.RESOLVED
 
 
@@ -657,6 +695,7 @@ def label_store(
     value: str,
     source: LabelSource,
     agreement: float | None,
+    confidence: float | None = None,
     decided_by: Any = None,
     announce: bool = True,
 ) -> Label:
@@ -673,6 +712,7 @@ def label_store(
             "value": value,
             "source": source,
             "agreement": agreement,
+            "confidence": confidence,
             "policy_version": policy.version,
             "decided_by": decided_by if getattr(decided_by, "is_authenticated", False) else None,
         },
@@ -710,7 +750,12 @@ def item_adjudicate(
             raise Conflict("This item is not waiting for adjudication.", {"status": item.status})
         clean = _validate_verdicts(queue=item.queue, verdicts=verdicts)
         decision = Decision.objects.create(
-            item=item, reviewer=reviewer, kind=DecisionKind.ADJUDICATION, verdicts=clean, note=note
+            item=item,
+            reviewer=reviewer,
+            kind=DecisionKind.ADJUDICATION,
+            verdicts=clean,
+            note=note,
+            review_round=item.review_round,
         )
         for policy in item.queue.policies.all():
             label_store(
@@ -727,6 +772,59 @@ def item_adjudicate(
         audit_record(actor=reviewer, action="item.adjudicate", obj=item, data={"verdicts": clean})
     _after_commit_refresh(item.queue_id)
     return decision
+
+
+def item_reopen(*, item: Item, reason: str, actor: Any = None) -> Item:
+    """Send a resolved item back for another review round (a suspected error, a new policy).
+
+    The round number goes up and ``queue.overlap`` new slots open (numbered after the item's
+    last slot); only the new round's decisions count towards its next resolution. The current
+    Label stays (training and exports keep using it) until the new round resolves and replaces
+    it; the audit log keeps what it replaced. Reviewers who decided the item in any earlier
+    round are not offered it again (``_next_candidate`` excludes every earlier decider), so a
+    different pair of eyes looks: a queue needs more reviewers than its overlap for a reopened
+    item to be reviewed by its members.
+    """
+    if not reason.strip():
+        raise ValidationFailed("A reopened item needs a reason.", {"fields": {"reason": ""}})
+    with transaction.atomic():
+        item = Item.objects.select_for_update().select_related("queue").get(pk=item.pk)
+        if item.status != ItemStatus.RESOLVED:
+            raise Conflict("Only a resolved item can be reopened.", {"status": item.status})
+        if hasattr(item, "golden"):
+            raise Conflict("A golden item has a known answer; it is not reopened.")
+        queue = item.queue
+        last_slot = Lease.objects.filter(item=item).aggregate(last=Max("slot"))["last"]
+        first = 0 if last_slot is None else last_slot + 1
+        Lease.objects.bulk_create(
+            [
+                Lease(
+                    item=item,
+                    slot=slot,
+                    queue=queue,
+                    priority=item.priority,
+                    received_at=item.received_at,
+                )
+                for slot in range(first, first + queue.overlap)
+            ]
+        )
+        item.review_round += 1
+        item.reopen_reason = reason[:200]
+        item.status = ItemStatus.PENDING
+        item.save(update_fields=["review_round", "reopen_reason", "status"])
+        labels = dict(Label.objects.filter(item=item).values_list("policy__slug", "value"))
+        audit_record(
+            actor=actor,
+            action="item.reopen",
+            obj=item,
+            data={
+                "reason": item.reopen_reason,
+                "review_round": item.review_round,
+                "labels": labels,
+            },
+        )
+    _after_commit_refresh(item.queue_id)
+    return item
 
 
 # --- queue statistics ----------------------------------------------------------------------------
