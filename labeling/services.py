@@ -19,12 +19,14 @@ from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from labeling import resolution, signals
+from labeling.golden import golden_score_decision, golden_slot_for
 from labeling.models import (
     DEFAULT_LABELS,
     AuditEvent,
     Decision,
     DecisionKind,
     Escalation,
+    GoldenItem,
     Item,
     ItemStatus,
     Label,
@@ -366,7 +368,10 @@ def lease_next(
         ).count()
         if live_count >= MAX_ACTIVE_LEASES_PER_QUEUE:
             raise Conflict("You already hold the maximum number of items in this queue.")
-        candidate = _next_candidate(queue=queue, reviewer=reviewer, now=now)
+        # Honeypots have slots of their own, served at the queue's golden share.
+        candidate = golden_slot_for(queue=queue, reviewer=reviewer, now=now) or _next_candidate(
+            queue=queue, reviewer=reviewer, now=now
+        )
         if candidate is None:
             return None
         candidate.state = LeaseState.LEASED
@@ -383,11 +388,12 @@ def _next_candidate(*, queue: Queue, reviewer: Any, now: datetime) -> Lease | No
         Q(state=LeaseState.DONE) | Q(state=LeaseState.LEASED, expires_at__gt=now)
     )
     skipped = Skip.objects.filter(item=OuterRef("item"), reviewer=reviewer)
+    golden = GoldenItem.objects.filter(item=OuterRef("item"))
     decided = Decision.objects.filter(item=OuterRef("item"), reviewer=reviewer)
     candidates: QuerySet[Lease] = (
         Lease.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(queue=queue)
-        .filter(~Exists(mine_on_item), ~Exists(skipped), ~Exists(decided))
+        .filter(~Exists(mine_on_item), ~Exists(skipped), ~Exists(decided), ~Exists(golden))
     )
     ordering, position = _QUEUE_ORDERS[QueueOrder(queue.order)]
     # One query per state: each walks the ``lease_next`` index in queue order and stops at the
@@ -528,6 +534,7 @@ def decision_submit(
             lease.state = LeaseState.DONE
             lease.save(update_fields=["state"])
             item_resolve(item=lease.item, queue=lease.queue)
+            golden_score_decision(decision=decision)
     except IntegrityError:
         # A concurrent retry with the same key won the race; return what it stored.
         if idempotency_key:
@@ -617,6 +624,9 @@ def item_resolve(*, item: Item, queue: Queue) -> ItemStatus:
     (``labeling.resolution``: majority or Dawid-Skene); when every policy gets a value its Label
     is stored (replacing an earlier round's), otherwise the item goes to adjudication.
     """
+    if GoldenItem.objects.filter(item=item).exists():
+        # Golden items measure reviewers: never resolved by consensus (labeling.golden).
+        return ItemStatus(item.status)
     decisions = _counted_decisions(item)
     if _adjudicated_this_round(item):
         return ItemStatus(item.status)

@@ -218,6 +218,10 @@ REVIEWTOOL_EMBED_ON_INGEST = env_bool("REVIEWTOOL_EMBED_ON_INGEST", default=True
 REVIEWTOOL_TEXT_ENCODER = env_str("REVIEWTOOL_TEXT_ENCODER", "")
 REVIEWTOOL_PROMOTION_TOLERANCE = float(env_str("REVIEWTOOL_PROMOTION_TOLERANCE", "0.02"))
 REVIEWTOOL_MODEL_DIR = Path(env_str("REVIEWTOOL_MODEL_DIR", str(VAR_DIR / "models")))
+# Dataset exports requested through the API or the web page (manage.py export_dataset takes --out).
+REVIEWTOOL_EXPORT_DIR = Path(env_str("REVIEWTOOL_EXPORT_DIR", str(VAR_DIR / "exports")))
+# Golden answers a reviewer needs on a policy before a low accuracy raises a quality alert.
+REVIEWTOOL_GOLDEN_MIN_ANSWERS = env_int("REVIEWTOOL_GOLDEN_MIN_ANSWERS", 5)
 
 REVIEWTOOL_DATASETS = Path(
     env_str("REVIEWTOOL_DATASETS", str((BASE_DIR.parent / "shared" / "datasets").resolve()))

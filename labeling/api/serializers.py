@@ -10,6 +10,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from labeling.golden import is_golden
 from labeling.models import Decision, Escalation, Item, Lease, Policy, Queue
 from labeling.rendering import guidelines_html
 from labeling.roles import sees_all_queues
@@ -194,8 +195,9 @@ class ReviewPayloadSerializer(serializers.Serializer[Lease]):
 
     @extend_schema_field(SCORES_BY_POLICY)
     def get_suggestion(self, lease: Lease) -> dict[str, Any] | None:
-        """The model's opinion per policy of the queue; none in a blind queue."""
-        if lease.queue.blind:
+        """The model's opinion per policy of the queue; none in a blind queue or on a golden
+        item (honeypots are always served blind)."""
+        if lease.queue.blind or is_golden(lease.item_id):
             return None
         slugs = {policy.slug for policy in lease.queue.policies.all()}
         scores = lease.item.model_scores or {}
