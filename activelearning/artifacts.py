@@ -63,7 +63,10 @@ def _classes_from_json(payload: dict[str, Any]) -> npt.NDArray[Any]:
 def _serialize(artifact: ModelArtifact) -> bytes:
     head = artifact.head
     arrays: dict[str, npt.NDArray[Any]] = {
-        f"head.{name}": np.asarray(getattr(head, name), dtype=np.float64) for name in _HEAD_ARRAYS
+        # Dtypes are kept as fitted (float32 features give float32 coefficients) so that a
+        # reloaded head reproduces predict_proba bit for bit.
+        f"head.{name}": np.asarray(getattr(head, name))
+        for name in _HEAD_ARRAYS
     }
     metadata: dict[str, Any] = {
         "format": ARTIFACT_FORMAT,
@@ -116,7 +119,10 @@ def _rebuild_head(
     head.classes_ = _classes_from_json(payload["classes"])
     head.n_features_in_ = int(payload["n_features_in"])
     for name in _HEAD_ARRAYS:
-        setattr(head, name, np.asarray(arrays[f"head.{name}"], dtype=np.float64))
+        values = np.asarray(arrays[f"head.{name}"])
+        if values.dtype.kind != "f":
+            raise ArtifactIntegrityError(f"head array {name} has dtype {values.dtype}")
+        setattr(head, name, values)
     return head
 
 

@@ -106,7 +106,7 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         max_iter: iterations of the lbfgs solver.
         random_state: seed of the fold split.
 
-    Learned attributes: ``classes_`` (k,), ``n_features_in_``, ``coef_`` (k', d),
+    Learned attributes: ``classes_`` (k,), ``n_features_in_``, ``n_iter_``, ``coef_`` (k', d),
     ``intercept_`` (k',) of the final regression, ``calibration_coef_`` (k, k) and
     ``calibration_intercept_`` (k,) (identity/zero when uncalibrated), ``class_offsets_`` (k,).
     """
@@ -157,6 +157,7 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         final = self._regression().fit(X, encoded)
         self.coef_ = final.coef_
         self.intercept_ = final.intercept_
+        self.n_iter_ = final.n_iter_
         self.calibration_coef_ = np.eye(n_classes)
         self.calibration_intercept_ = np.zeros(n_classes)
         self.class_offsets_ = np.zeros(n_classes)

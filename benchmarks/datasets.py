@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import csv
-import html
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,8 @@ def load_davidson() -> TextDataset:
     labels: list[int] = []
     with path.open(newline="", encoding="utf-8") as stream:
         for row in csv.DictReader(stream):
-            texts.append(html.unescape(row["tweet"]))
+            # Raw text: the encoders' normalize_text unescapes HTML entities (&amp; -> &).
+            texts.append(row["tweet"])
             labels.append(int(row["class"]))
     return TextDataset("davidson", texts, labels, ["hate", "offensive", "neither"])
 

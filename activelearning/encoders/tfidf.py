@@ -59,7 +59,7 @@ def _restore_vectorizer(
     vectorizer: TfidfVectorizer, vocabulary: list[str], idf: npt.NDArray[Any]
 ) -> TfidfVectorizer:
     vectorizer.vocabulary_ = {term: index for index, term in enumerate(vocabulary)}
-    vectorizer.idf_ = np.asarray(idf, dtype=np.float64)
+    vectorizer.idf_ = np.asarray(idf)
     return vectorizer
 
 
@@ -198,8 +198,8 @@ class TfidfEncoder(Encoder):
             "char_vocabulary": _vocabulary_list(char),
         }
         arrays: dict[str, npt.NDArray[Any]] = {
-            "word_idf": np.asarray(word.idf_, dtype=np.float64),
-            "char_idf": np.asarray(char.idf_, dtype=np.float64),
+            "word_idf": np.asarray(word.idf_),
+            "char_idf": np.asarray(char.idf_),
         }
         if self._svd_components is not None:
             arrays["svd_components"] = self._svd_components

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from activelearning.metrics import macro_f1
+from activelearning.training import (
+    TextClassifierHead,
+    TrainingRefused,
+    train_policy_model,
+    training_set_fingerprint,
+)
+
+
+def imbalanced_problem(seed: int, n: int = 1500):
+    """Three overlapping Gaussian classes with shares 80 % / 15 % / 5 %."""
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(3, size=n, p=[0.8, 0.15, 0.05])
+    centers = np.array([[0.0, 0.0], [1.2, 0.4], [0.4, 1.2]])
+    features = centers[labels] + rng.normal(scale=0.8, size=(n, 2))
+    return features, labels
+
+
+# predict() adds offsets tuned for macro-F1 on out-of-fold data, and the calibration is fitted
+# without class weights: both are the point of the head, and both break these two checks.
+EXPECTED_FAILED_CHECKS = {
+    "check_classifiers_train": "predict is argmax(log proba + tuned offsets), not argmax(proba)",
+    "check_class_weight_classifiers": "tuned offsets and calibration undo extreme class weights",
+}
+
+
+@parametrize_with_checks(
+    [TextClassifierHead(internal_folds=2, max_iter=100)],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
+)
+def test_head_follows_the_scikit_learn_contract(estimator, check):
+    check(estimator)
+
+
+def test_predict_proba_is_a_distribution_over_classes_in_order():
+    features, labels = imbalanced_problem(0, n=400)
+    names = np.array(["ok", "spam", "hate"])[labels]
+    head = TextClassifierHead().fit(features, names)
+    proba = head.predict_proba(features)
+    assert list(head.classes_) == ["hate", "ok", "spam"]
+    assert proba.shape == (400, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert set(head.predict(features)) <= set(head.classes_)
+
+
+def test_tuned_offsets_improve_macro_f1_on_an_imbalanced_problem():
+    train_x, train_y = imbalanced_problem(1)
+    test_x, test_y = imbalanced_problem(2, n=4000)
+    plain = TextClassifierHead(class_weight=None, tune_thresholds=False).fit(train_x, train_y)
+    tuned = TextClassifierHead(class_weight=None, tune_thresholds=True).fit(train_x, train_y)
+    assert macro_f1(test_y, tuned.predict(test_x)) > macro_f1(test_y, plain.predict(test_x)) + 0.02
+
+
+def test_the_fast_path_fits_no_calibration_or_offsets():
+    features, labels = imbalanced_problem(3, n=300)
+    head = TextClassifierHead(calibration="none", tune_thresholds=False).fit(features, labels)
+    np.testing.assert_array_equal(head.calibration_coef_, np.eye(3))
+    np.testing.assert_array_equal(head.class_offsets_, np.zeros(3))
+
+
+def test_binary_labels_are_calibrated_too():
+    features, labels = imbalanced_problem(4, n=600)
+    binary = (labels > 0).astype(int)
+    head = TextClassifierHead().fit(features, binary)
+    assert head.predict_proba(features).shape == (600, 2)
+    assert head.calibration_coef_.shape == (2, 2)
+
+
+def test_train_policy_model_reports_metrics_fingerprint_and_versions():
+    features, labels = imbalanced_problem(5, n=800)
+    result = train_policy_model(
+        features, labels, item_ids=list(range(1000, 1800)), params={"C": 2.0}, rng_seed=7
+    )
+    assert 0.0 <= result.metrics["macro_f1"] <= 1.0
+    assert set(result.metrics["per_class"]) == {"0", "1", "2"}
+    assert {"precision", "recall", "f1", "pr_auc"} <= set(result.metrics["per_class"]["2"])
+    assert result.metrics["test_size"] == 160
+    assert result.params["C"] == 2.0
+    assert result.label_counts == {str(k): int(v) for k, v in enumerate(np.bincount(labels))}
+    assert "scikit-learn" in result.library_versions
+    assert "numpy" in result.library_versions
+    assert len(result.training_set_sha256) == 64
+    assert result.duration_seconds > 0
+
+
+def test_binary_training_reports_pr_auc():
+    features, labels = imbalanced_problem(6, n=600)
+    result = train_policy_model(features, (labels > 0).astype(int), rng_seed=0)
+    assert 0.0 <= result.metrics["pr_auc"] <= 1.0
+
+
+def test_training_set_fingerprint_ignores_order_but_not_labels():
+    fingerprint = training_set_fingerprint([1, 2, 3], ["a", "b", "a"])
+    assert training_set_fingerprint([3, 1, 2], ["a", "a", "b"]) == fingerprint
+    assert training_set_fingerprint([1, 2, 3], ["a", "b", "b"]) != fingerprint
+
+
+def test_train_policy_model_refuses_a_single_class():
+    with pytest.raises(TrainingRefused, match="two classes"):
+        train_policy_model(np.zeros((50, 2)), np.ones(50, dtype=int))
+
+
+def test_train_policy_model_refuses_too_few_labels_of_a_class():
+    features, _ = imbalanced_problem(7, n=60)
+    labels = np.array([0] * 55 + [1] * 5)
+    with pytest.raises(TrainingRefused, match="at least 10 labels per class"):
+        train_policy_model(features, labels)
+    result = train_policy_model(features, labels, min_labels_per_class=5, test_fraction=0.2)
+    assert result.label_counts == {"0": 55, "1": 5}
+
+
+def test_unknown_head_parameters_are_rejected():
+    features, labels = imbalanced_problem(8, n=600)
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        train_policy_model(features, labels, params={"learning_rate": 0.1})
