@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from labeling.roles import can_adjudicate, sees_all_queues
+from labeling.roles import can_adjudicate, can_see_quality, sees_all_queues
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -15,4 +15,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "can_adjudicate": can_adjudicate(user),
         # ML engineers, leads and admins reach the ML page.
         "can_see_ml": sees_all_queues(user),
+        # Leads and admins reach the label quality page.
+        "can_see_quality": can_see_quality(user),
     }

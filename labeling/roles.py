@@ -38,3 +38,8 @@ def sees_all_queues(user: Any) -> bool:
 
 def can_adjudicate(user: Any) -> bool:
     return has_any_role(user, ADJUDICATOR_ROLES)
+
+
+def can_see_quality(user: Any) -> bool:
+    """Leads and admins see label quality: agreement, reviewer accuracy, alerts."""
+    return has_any_role(user, POLICY_OWNER_ROLES)

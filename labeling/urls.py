@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from labeling import views
+from labeling import quality_views, views
 
 urlpatterns = [
     path("", views.queue_list, name="queue-list"),
@@ -14,4 +14,10 @@ urlpatterns = [
     path("queues/<slug:slug>/review/", views.review, name="review"),
     path("adjudication/", views.adjudication, name="adjudication"),
     path("adjudication/<int:item_id>/", views.adjudicate_item, name="adjudicate-item"),
+    path("quality/", quality_views.quality_page, name="quality"),
+    path(
+        "quality/alerts/<int:alert_id>/acknowledge/",
+        quality_views.alert_acknowledge,
+        name="quality-alert-acknowledge",
+    ),
 ]
