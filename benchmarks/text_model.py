@@ -142,6 +142,12 @@ def time_active_learning_round(
     }
 
 
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    """Rewrite the report after every seed, so an interrupted run still leaves its numbers."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -181,27 +187,6 @@ def main(argv: list[str] | None = None) -> None:
         },
         "configs": {},
     }
-    for feature_name in feature_names:
-        for head_name in args.heads.split(","):
-            params = dict(HEADS[head_name])
-            if args.C is not None:
-                params["C"] = args.C
-            key = f"{feature_name}/{head_name}" + (f"/C={args.C:g}" if args.C is not None else "")
-            runs = []
-            for seed in range(args.seeds):
-                runs.append(
-                    run_seed(features[feature_name], labels, seed, params, dataset.class_names)
-                )
-                print(
-                    key,
-                    seed,
-                    round(runs[-1]["macro_f1"], 4),
-                    {n: round(v["f1"], 3) for n, v in runs[-1]["per_class"].items()},
-                    flush=True,
-                )
-            summary = summarize(runs, dataset.class_names)
-            report["configs"][key] = {"head_params": params, "summary": summary, "runs": runs}
-            print(key, json.dumps(summary), flush=True)
     if not args.skip_round and ("minilm" in features or "fusion" in features):
         minilm = cached_embeddings(dataset.texts, MiniLMEncoder(), CACHE_DIR)
         report["active_learning_round"] = {
@@ -214,8 +199,34 @@ def main(argv: list[str] | None = None) -> None:
             ),
         }
         print(json.dumps(report["active_learning_round"]), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    for feature_name in feature_names:
+        for head_name in args.heads.split(","):
+            params = dict(HEADS[head_name])
+            if args.C is not None:
+                params["C"] = args.C
+            key = f"{feature_name}/{head_name}" + (f"/C={args.C:g}" if args.C is not None else "")
+            runs = []
+            for seed in range(args.seeds):
+                runs.append(
+                    run_seed(features[feature_name], labels, seed, params, dataset.class_names)
+                )
+                summary = summarize(runs, dataset.class_names)
+                report["configs"][key] = {
+                    "head_params": params,
+                    "completed_seeds": len(runs),
+                    "summary": summary,
+                    "runs": runs,
+                }
+                write_report(args.out, report)
+                print(
+                    key,
+                    seed,
+                    round(runs[-1]["macro_f1"], 4),
+                    {n: round(v["f1"], 3) for n, v in runs[-1]["per_class"].items()},
+                    flush=True,
+                )
+            print(key, json.dumps(report["configs"][key]["summary"]), flush=True)
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

@@ -30,10 +30,11 @@ def test_round_trip_gives_identical_probabilities(tmp_path):
     path = tmp_path / "model.npz"
     digest = save_artifact(artifact, path)
     loaded = load_artifact(path, digest)
-    assert loaded.encoder is not None
     assert loaded.metadata == {"policy": "spam", "round": 3}
     assert loaded.head.get_params() == artifact.head.get_params()
     np.testing.assert_array_equal(loaded.head.classes_, artifact.head.classes_)
+    assert artifact.encoder is not None
+    assert loaded.encoder is not None
     original = artifact.head.predict_proba(artifact.encoder.transform(TEXTS))
     reloaded = loaded.head.predict_proba(loaded.encoder.transform(TEXTS))
     np.testing.assert_array_equal(reloaded, original)
