@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -44,7 +45,7 @@ def dataset():
 
 def run(dataset, **overrides):
     texts, labels, X = dataset
-    settings = {
+    settings: dict[str, Any] = {
         "strategies": ("random", "margin", "qbc"),
         "seed_size": 20,
         "batch_size": 20,

@@ -95,8 +95,14 @@ def test_qbc_scores_disagreement_where_committee_members_split():
             self.classes_ = np.array([0, 1])
             self.out = np.asarray(classes_out)
 
+        def fit(self, X, y):
+            return self
+
         def predict(self, X):
             return self.out
+
+        def predict_proba(self, X):
+            return np.eye(2)[self.out]
 
     committee = [Fixed([0, 0, 1]), Fixed([0, 1, 1]), Fixed([0, 0, 1]), Fixed([0, 1, 1])]
     model = LogisticRegression().fit([[-1.0, 0], [1.0, 0]], [0, 1])
