@@ -30,6 +30,12 @@ from tests.factories import PolicyFactory, UserFactory, make_items, make_queue
 pytestmark = pytest.mark.django_db
 
 
+def token_of(lease: Lease | None) -> uuid.UUID:
+    """The token of a lease that must exist and be held (narrows the types for mypy)."""
+    assert lease is not None and lease.token is not None
+    return lease.token
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     # Personas get a password each; the production hasher would spend seconds per test on it.
@@ -44,7 +50,7 @@ def _decide(queue, user, value="violating", **kwargs):
     lease = services.lease_next(queue=queue, reviewer=user)
     assert lease is not None
     decision = services.decision_submit(
-        token=lease.token, reviewer=user, verdicts={"hate": value}, **kwargs
+        token=token_of(lease), reviewer=user, verdicts={"hate": value}, **kwargs
     )
     return lease, decision
 
@@ -197,7 +203,7 @@ def test_it_never_leases_one_slot_twice(overlap_queue, reviewer, other_reviewer,
                 break
             if lease is None:
                 break
-            tokens.append(lease.token)
+            tokens.append(token_of(lease))
             granted.append((lease.item_id, lease.slot, user.pk))
     slots = [(item_id, slot) for item_id, slot, _ in granted]
     assert len(slots) == len(set(slots)) == 6
@@ -212,7 +218,7 @@ def test_next_resumes_the_lease_already_held(queue, reviewer):
     again = services.lease_next(queue=queue, reviewer=reviewer)
     assert first is not None and again is not None
     assert again.token == first.token
-    other = services.lease_next(queue=queue, reviewer=reviewer, exclude_tokens=[first.token])
+    other = services.lease_next(queue=queue, reviewer=reviewer, exclude_tokens=[token_of(first)])
     assert other is not None and other.item_id != first.item_id
 
 
@@ -232,11 +238,10 @@ def test_next_follows_the_queue_order(policy, reviewer):
 
 def test_next_limits_live_leases_per_reviewer(queue, reviewer):
     make_items(queue, 5)
-    tokens = []
+    tokens: list[uuid.UUID] = []
     for _ in range(services.MAX_ACTIVE_LEASES_PER_QUEUE):
         lease = services.lease_next(queue=queue, reviewer=reviewer, exclude_tokens=tokens)
-        assert lease is not None
-        tokens.append(lease.token)
+        tokens.append(token_of(lease))
     with pytest.raises(Conflict):
         services.lease_next(queue=queue, reviewer=reviewer, exclude_tokens=tokens)
 
@@ -251,10 +256,12 @@ def test_a_reviewer_never_gets_an_item_they_decided_or_skipped(overlap_queue, re
     decided, skipped = make_items(overlap_queue, 2)
     lease = services.lease_next(queue=overlap_queue, reviewer=reviewer)
     assert lease is not None and lease.item_id == skipped.pk  # higher priority first
-    services.lease_skip(token=lease.token, reviewer=reviewer)
+    services.lease_skip(token=token_of(lease), reviewer=reviewer)
     lease = services.lease_next(queue=overlap_queue, reviewer=reviewer)
     assert lease is not None and lease.item_id == decided.pk
-    services.decision_submit(token=lease.token, reviewer=reviewer, verdicts={"hate": "violating"})
+    services.decision_submit(
+        token=token_of(lease), reviewer=reviewer, verdicts={"hate": "violating"}
+    )
     # Both items still have an open slot (overlap 2), yet neither comes back to this reviewer.
     assert services.lease_next(queue=overlap_queue, reviewer=reviewer) is None
     assert Skip.objects.filter(item=skipped, reviewer=reviewer).exists()
@@ -273,7 +280,7 @@ def test_an_expired_lease_returns_to_the_queue(queue, reviewer, other_reviewer):
     # The first reviewer's stale grant is refused as a conflict, not silently accepted.
     with pytest.raises(Conflict):
         services.decision_submit(
-            token=lease.token, reviewer=reviewer, verdicts={"hate": "violating"}
+            token=token_of(lease), reviewer=reviewer, verdicts={"hate": "violating"}
         )
 
 
@@ -284,10 +291,10 @@ def test_an_expired_lease_is_refused(queue, reviewer):
     _expire(lease)
     with pytest.raises(Conflict):
         services.decision_submit(
-            token=lease.token, reviewer=reviewer, verdicts={"hate": "violating"}
+            token=token_of(lease), reviewer=reviewer, verdicts={"hate": "violating"}
         )
     with pytest.raises(Conflict):
-        services.lease_skip(token=lease.token, reviewer=reviewer)
+        services.lease_skip(token=token_of(lease), reviewer=reviewer)
     assert not Decision.objects.exists()
 
 
@@ -297,10 +304,10 @@ def test_another_reviewers_lease_is_refused(queue, reviewer, other_reviewer):
     assert lease is not None
     with pytest.raises(Conflict):
         services.decision_submit(
-            token=lease.token, reviewer=other_reviewer, verdicts={"hate": "violating"}
+            token=token_of(lease), reviewer=other_reviewer, verdicts={"hate": "violating"}
         )
     with pytest.raises(Conflict):
-        services.lease_escalate(token=lease.token, reviewer=other_reviewer)
+        services.lease_escalate(token=token_of(lease), reviewer=other_reviewer)
 
 
 def test_a_malformed_token_is_not_found(queue, reviewer):
@@ -313,14 +320,14 @@ def test_escalate_closes_every_slot(overlap_queue, reviewer, other_reviewer):
     mine = services.lease_next(queue=overlap_queue, reviewer=reviewer)
     theirs = services.lease_next(queue=overlap_queue, reviewer=other_reviewer)
     assert mine is not None and theirs is not None
-    escalation = services.lease_escalate(token=mine.token, reviewer=reviewer, note="threat?")
+    escalation = services.lease_escalate(token=token_of(mine), reviewer=reviewer, note="threat?")
     assert escalation.note == "threat?"
     item.refresh_from_db()
     assert item.status == ItemStatus.ESCALATED
     assert set(Lease.objects.filter(item=item).values_list("state", flat=True)) == {LeaseState.DONE}
     with pytest.raises(Conflict):
         services.decision_submit(
-            token=theirs.token, reviewer=other_reviewer, verdicts={"hate": "violating"}
+            token=token_of(theirs), reviewer=other_reviewer, verdicts={"hate": "violating"}
         )
     assert Escalation.objects.filter(item=item).count() == 1
 
@@ -368,7 +375,7 @@ def test_invalid_verdicts_are_refused_with_field_messages(queue, reviewer, verdi
     lease = services.lease_next(queue=queue, reviewer=reviewer)
     assert lease is not None
     with pytest.raises(ValidationFailed) as error:
-        services.decision_submit(token=lease.token, reviewer=reviewer, verdicts=verdicts)
+        services.decision_submit(token=token_of(lease), reviewer=reviewer, verdicts=verdicts)
     assert error.value.extra["fields"]
     assert not Decision.objects.exists()
     lease.refresh_from_db()
@@ -443,7 +450,7 @@ def test_an_escalated_item_is_adjudicated(queue, reviewer, lead):
     (item,) = make_items(queue, 1)
     lease = services.lease_next(queue=queue, reviewer=reviewer)
     assert lease is not None
-    services.lease_escalate(token=lease.token, reviewer=reviewer)
+    services.lease_escalate(token=token_of(lease), reviewer=reviewer)
     services.item_adjudicate(item=item, reviewer=lead, verdicts={"hate": "violating"})
     assert Label.objects.get(item=item).source == LabelSource.ADJUDICATION
 
@@ -551,11 +558,11 @@ def test_a_queue_with_two_policies_needs_both_verdicts(reviewer):
     assert lease is not None
     with pytest.raises(ValidationFailed) as error:
         services.decision_submit(
-            token=lease.token, reviewer=reviewer, verdicts={"hate": "violating"}
+            token=token_of(lease), reviewer=reviewer, verdicts={"hate": "violating"}
         )
     assert set(error.value.extra["fields"]) == {"spam"}
     services.decision_submit(
-        token=lease.token,
+        token=token_of(lease),
         reviewer=reviewer,
         verdicts={"hate": "violating", "spam": "not_violating"},
     )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from rest_framework.test import APIClient
 
 from labeling import services
+from labeling.models import Lease
 from tests.factories import make_items
 
 
@@ -45,6 +48,12 @@ def as_engineer(ml_engineer):
 @pytest.fixture
 def as_senior(senior):
     return client_for(senior)
+
+
+def token_of(lease: Lease | None) -> uuid.UUID:
+    """The token of a lease that must exist and be held (narrows the types for mypy)."""
+    assert lease is not None and lease.token is not None
+    return lease.token
 
 
 def take_lease(queue, user):

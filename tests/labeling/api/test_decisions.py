@@ -11,7 +11,7 @@ from labeling import services
 from labeling.models import Decision, Label, Lease, Retraction
 from tests.factories import make_items, make_queue
 
-from .conftest import client_for, take_lease
+from .conftest import client_for, take_lease, token_of
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +84,7 @@ def test_an_expired_lease_taken_by_someone_else_is_409(
         if taken is None or taken.pk == lease.pk:
             break
         services.decision_submit(
-            token=taken.token, reviewer=other_reviewer, verdicts={"hate": "violating"}
+            token=token_of(taken), reviewer=other_reviewer, verdicts={"hate": "violating"}
         )
     assert taken is not None and taken.pk == lease.pk
     response = as_reviewer.post("/api/v1/decisions/", _body(lease), format="json")

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from labeling import services
 from labeling.models import Decision, DecisionKind, Label, LabelSource
-from tests.factories import PolicyFactory, make_items, make_queue
+from tests.factories import make_items, make_queue
 
 from .conftest import client_for, take_lease
 
@@ -32,7 +32,7 @@ def _disagree(queue, first, second):
 
 
 def test_labels_list_and_filters(as_lead, queue, items, reviewer):
-    spam = PolicyFactory(slug="spam")
+    spam = services.policy_create(slug="spam", name="Spam")
     services.label_store(
         item=items[0], policy=spam, value="violating", source=LabelSource.IMPORT, agreement=None
     )

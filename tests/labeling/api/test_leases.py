@@ -18,7 +18,7 @@ def test_skip_answers_204_and_the_item_does_not_come_back(as_reviewer, queue, it
     response = as_reviewer.post(f"/api/v1/leases/{lease.token}/skip/")
     assert response.status_code == 204
     assert Skip.objects.filter(item=lease.item, reviewer=reviewer).exists()
-    shown = []
+    shown: list[str] = []
     while (
         response := as_reviewer.post("/api/v1/queues/main/next/", {"exclude": shown}, format="json")
     ).status_code == 200:

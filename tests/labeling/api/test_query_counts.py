@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from labeling import services
 from tests.factories import PolicyFactory, make_items, make_queue
 
-from .conftest import client_for
+from .conftest import client_for, token_of
 
 pytestmark = pytest.mark.django_db
 
@@ -30,11 +30,11 @@ def _populate(slug, policy, reviewer, count):
     while (lease := services.lease_next(queue=queue, reviewer=reviewer)) is not None:
         if decide:
             services.decision_submit(
-                token=lease.token, reviewer=reviewer, verdicts={"hate": "violating"}
+                token=token_of(lease), reviewer=reviewer, verdicts={"hate": "violating"}
             )
             decide = False
         else:
-            services.lease_escalate(token=lease.token, reviewer=reviewer)
+            services.lease_escalate(token=token_of(lease), reviewer=reviewer)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from labeling import services
 from labeling.models import Queue
 from tests.factories import make_items
 
-from .conftest import take_lease
+from .conftest import take_lease, token_of
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,7 @@ def test_queue_counts_per_status(as_lead, queue, reviewer):
     lease = take_lease(queue, reviewer)
     services.decision_submit(token=lease.token, reviewer=reviewer, verdicts={"hate": "violating"})
     lease = services.lease_next(queue=queue, reviewer=reviewer)
-    services.lease_escalate(token=lease.token, reviewer=reviewer)
+    services.lease_escalate(token=token_of(lease), reviewer=reviewer)
     response = as_lead.get("/api/v1/queues/main/")
     assert response.status_code == 200
     assert response.json()["counts"] == {
