@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling.api import views
+from labeling.api import quality, views
 
 urlpatterns = [
     path("auth/token/", views.TokenObtainApi.as_view(), name="api-token"),
@@ -25,4 +25,7 @@ urlpatterns = [
     ),
     path("labels/", views.LabelListApi.as_view(), name="api-labels"),
     path("adjudications/", views.AdjudicationApi.as_view(), name="api-adjudications"),
+    path("quality/agreement/", quality.AgreementApi.as_view(), name="api-quality-agreement"),
+    path("quality/reviewers/", quality.ReviewerAccuracyApi.as_view(), name="api-quality-reviewers"),
+    path("golden/", quality.GoldenListApi.as_view(), name="api-golden"),
 ]
