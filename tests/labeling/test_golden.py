@@ -16,7 +16,6 @@ from labeling.models import (
     Item,
     ItemStatus,
     Label,
-    LabelSource,
     Lease,
     LeaseState,
     QualityAlert,
