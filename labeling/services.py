@@ -235,6 +235,17 @@ def items_ingest(
     retry a whole batch after a timeout.
     """
     _validate_item_inputs(items)
+    try:
+        return _ingest_once(queue=queue, items=items, source=source, actor=actor)
+    except IntegrityError:
+        # A concurrent request (say a client's retry while its first try still ran) stored some
+        # of these items first; a second pass finds them and reports them as existing.
+        return _ingest_once(queue=queue, items=items, source=source, actor=actor)
+
+
+def _ingest_once(
+    *, queue: Queue, items: Sequence[ItemInput], source: str, actor: Any
+) -> IngestResult:
     now = timezone.now()
     with transaction.atomic():
         ids = [entry.external_id for entry in items]

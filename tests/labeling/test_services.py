@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError
 from django.utils import timezone
 
 from labeling import services
@@ -162,6 +163,31 @@ def test_ingest_is_idempotent_on_source_and_external_id(queue):
         queue=queue, items=[services.ItemInput(external_id="a")], source="s2"
     )
     assert len(other_source.created) == 1
+
+
+def test_ingest_survives_a_concurrent_insert_of_the_same_items(queue, monkeypatch):
+    # The race: between this batch's lookup and its insert, another request stores item "a".
+    original = services._ingest_once
+    calls = []
+
+    def racing(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            original(
+                queue=queue, items=[services.ItemInput(external_id="a")], source="s", actor=None
+            )
+            raise IntegrityError("duplicate key value violates item_unique_per_source")
+        return original(**kwargs)
+
+    monkeypatch.setattr(services, "_ingest_once", racing)
+    result = services.items_ingest(
+        queue=queue,
+        items=[services.ItemInput(external_id="a"), services.ItemInput(external_id="b")],
+        source="s",
+    )
+    assert [item.external_id for item in result.created] == ["b"]
+    assert [item.external_id for item in result.existing] == ["a"]
+    assert Item.objects.filter(source="s").count() == 2
 
 
 def test_ingest_stores_nothing_when_a_batch_repeats_an_external_id(queue):
