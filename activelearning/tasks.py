@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from activelearning import services
+from activelearning import label_error_review, services
 
 # Training and rescoring are long: their own limits, above the global default.
 TRAINING_SOFT_LIMIT = 1800
@@ -62,3 +62,17 @@ def retrain_all_due() -> None:
 @shared_task(name="activelearning.fail_stale_runs", ignore_result=True)
 def fail_stale_runs() -> None:
     services.training_runs_fail_stale()
+
+
+@shared_task(
+    name="activelearning.find_label_errors",
+    ignore_result=True,
+    soft_time_limit=TRAINING_SOFT_LIMIT,
+    time_limit=TRAINING_HARD_LIMIT,
+)
+def find_label_errors(policy_id: int) -> None:
+    """Confident learning over the policy's labels; the most likely errors go back to review.
+
+    Re-running reopens nothing twice: an item already back in review is skipped.
+    """
+    label_error_review.label_errors_review(policy_id=policy_id)
