@@ -28,6 +28,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 # A dense float array or a scipy sparse matrix of shape (n, d); scipy ships no type hints.
 Features: TypeAlias = Any
@@ -142,6 +143,12 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     def fit(self, X: Features, y: npt.ArrayLike) -> Self:
         """Fit on features ``X`` (n, d), dense or sparse, and labels ``y`` (n,)."""
+        # One BLAS thread: these problems are small, and on a busy 2-core box multi-threaded
+        # BLAS oversubscribes the CPUs. Measured: 3,000 x 384 fit 17.6 s -> 1.1 s under load.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(X, y)
+
+    def _fit(self, X: Features, y: npt.ArrayLike) -> Self:
         if self.calibration not in _CALIBRATIONS:
             raise ValueError(
                 f"calibration must be one of {_CALIBRATIONS}, not {self.calibration!r}"
