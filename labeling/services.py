@@ -450,7 +450,14 @@ def _held_lease(*, token: uuid.UUID | str, reviewer: Any, now: datetime) -> Leas
     except ValueError as error:
         raise NotFound("No such lease.") from error
     try:
-        lease = Lease.objects.select_for_update().select_related("item", "queue").get(token=token)
+        # The item is locked with its slot, so that two decisions on one item resolve it in
+        # turn; the queue is only read (locking it too made every decision of a queue wait for
+        # the one before).
+        lease = (
+            Lease.objects.select_for_update(of=("self", "item"))
+            .select_related("item", "queue")
+            .get(token=token)
+        )
     except Lease.DoesNotExist as error:
         # A token is one grant: once its slot is released, closed or leased again the grant is
         # gone, and the holder is told so like any other ended lease.
