@@ -400,6 +400,7 @@ def _next_candidate(*, queue: Queue, reviewer: Any, now: datetime) -> Lease | No
     )
     skipped = Skip.objects.filter(item=OuterRef("item"), reviewer=reviewer)
     golden = GoldenItem.objects.filter(item=OuterRef("item"))
+    # Any round's decision counts: a reopened item goes to eyes that have not judged it yet.
     decided = Decision.objects.filter(item=OuterRef("item"), reviewer=reviewer)
     candidates: QuerySet[Lease] = (
         Lease.objects.select_for_update(skip_locked=True, of=("self",))
