@@ -140,7 +140,7 @@ def quality_page(request: HttpRequest) -> HttpResponse:
     context["chart_width"] = CHART_GAP + len(context["weekly"][0]["bars"] if policies else []) * (
         CHART_BAR + CHART_GAP
     )
-    return render(request, "labeling/label_quality.html", context)
+    return render(request, "labeling/quality.html", context)
 
 
 @require_POST
