@@ -20,6 +20,8 @@ def _celery_eager(settings):
     settings.REVIEWTOOL_EMBED_ON_INGEST = False
     settings.REVIEWTOOL_RETRAIN_EVERY = 0
     settings.REVIEWTOOL_TEXT_ENCODER = "tfidf"
+    # Hashing test passwords with PBKDF2 costs about a second per test user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from reviewtool.celery import app
 
     app.conf.task_always_eager = True

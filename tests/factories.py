@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -20,7 +22,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-1")
 
     @factory.post_generation
-    def roles(self, create, extracted, **kwargs):
+    def roles(self: Any, create, extracted, **kwargs):
         if not create:
             return
         for role in extracted or ():
