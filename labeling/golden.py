@@ -141,6 +141,57 @@ def _validate_expected(*, queue: Queue, expected: Mapping[str, str]) -> dict[str
     return {str(slug): str(value) for slug, value in expected.items()}
 
 
+@dataclass(frozen=True)
+class GoldenRow:
+    """One line of a golden-set file: which item, and its expected verdicts."""
+
+    source: str
+    external_id: str
+    expected: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class GoldenImportResult:
+    added: int
+    updated: int
+
+
+def golden_import(*, rows: Sequence[GoldenRow], actor: Any) -> GoldenImportResult:
+    """Make many existing items golden at once, all or nothing.
+
+    Every row must name an existing item (by source and external id) with valid expected
+    verdicts; otherwise nothing is stored and ``ValidationFailed`` lists the bad rows by index.
+    """
+    if not can_adjudicate(actor):
+        raise Forbidden("Only senior reviewers, leads and admins curate golden items.")
+    added = updated = 0
+    errors: dict[str, Any] = {}
+    with transaction.atomic():
+        for index, row in enumerate(rows):
+            item = (
+                Item.objects.filter(source=row.source, external_id=row.external_id)
+                .select_related("queue")
+                .first()
+            )
+            if item is None:
+                errors[str(index)] = f"No item {row.source}:{row.external_id}."
+                continue
+            existed = GoldenItem.objects.filter(item=item).exists()
+            try:
+                with transaction.atomic():
+                    golden_add(item=item, expected=row.expected, actor=actor)
+            except (ValidationFailed, Conflict) as error:
+                errors[str(index)] = {"message": error.message, **error.extra}
+                continue
+            updated += int(existed)
+            added += int(not existed)
+        if errors:
+            transaction.set_rollback(True)
+    if errors:
+        raise ValidationFailed("Some rows are invalid; nothing was stored.", {"rows": errors})
+    return GoldenImportResult(added=added, updated=updated)
+
+
 # --- serving -------------------------------------------------------------------------------------
 
 

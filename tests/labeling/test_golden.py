@@ -397,3 +397,42 @@ def test_the_check_task_is_idempotent(policy, reviewer, senior):
     check_reviewer_accuracy(reviewer.pk, policy.pk)
 
     assert QualityAlert.objects.count() == 1
+
+
+# --- import --------------------------------------------------------------------------------------
+
+
+def test_golden_import_is_all_or_nothing(queue, senior):
+    make_items(queue, 2)
+    rows = [
+        golden.GoldenRow(source="test", external_id="x0", expected={"hate": RIGHT}),
+        golden.GoldenRow(source="test", external_id="missing", expected={"hate": RIGHT}),
+        golden.GoldenRow(source="test", external_id="x1", expected={"hate": "maybe"}),
+    ]
+    with pytest.raises(ValidationFailed) as raised:
+        golden.golden_import(rows=rows, actor=senior)
+
+    assert set(raised.value.extra["rows"]) == {"1", "2"}
+    assert not GoldenItem.objects.exists()
+
+    result = golden.golden_import(rows=rows[:1], actor=senior)
+    assert (result.added, result.updated) == (1, 0)
+
+
+def test_the_golden_import_command_reads_csv_and_jsonl(queue, senior, tmp_path):
+    from django.core.management import call_command
+
+    make_items(queue, 3)
+    csv_file = tmp_path / "gold.csv"
+    csv_file.write_text("source,external_id,hate\ntest,x0,violating\ntest,x1,not_violating\n")
+    jsonl_file = tmp_path / "gold.jsonl"
+    jsonl_file.write_text(
+        '{"source": "test", "external_id": "x2", "expected": {"hate": "borderline"}}\n'
+        '{"source": "test", "external_id": "x0", "expected": {"hate": "borderline"}}\n'
+    )
+
+    call_command("golden_import", str(csv_file), actor=senior.username)
+    call_command("golden_import", str(jsonl_file), actor=senior.username)
+
+    expected = dict(GoldenItem.objects.values_list("item__external_id", "expected__hate"))
+    assert expected == {"x0": "borderline", "x1": "not_violating", "x2": "borderline"}
