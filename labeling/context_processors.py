@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from labeling.export import can_export
 from labeling.roles import can_adjudicate, can_see_quality, sees_all_queues
 
 
@@ -17,4 +18,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "can_see_ml": sees_all_queues(user),
         # Leads and admins reach the label quality page.
         "can_see_quality": can_see_quality(user),
+        # Leads and admins export datasets.
+        "can_export": can_export(user),
     }

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from labeling import quality_views, views
+from labeling import export_views, quality_views, views
 
 urlpatterns = [
     path("", views.queue_list, name="queue-list"),
@@ -20,4 +20,5 @@ urlpatterns = [
         quality_views.alert_acknowledge,
         name="quality-alert-acknowledge",
     ),
+    path("exports/", export_views.exports_page, name="exports"),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling.api import quality, views
+from labeling.api import exports, quality, views
 
 urlpatterns = [
     path("auth/token/", views.TokenObtainApi.as_view(), name="api-token"),
@@ -28,4 +28,11 @@ urlpatterns = [
     path("quality/agreement/", quality.AgreementApi.as_view(), name="api-quality-agreement"),
     path("quality/reviewers/", quality.ReviewerAccuracyApi.as_view(), name="api-quality-reviewers"),
     path("golden/", quality.GoldenListApi.as_view(), name="api-golden"),
+    path("exports/", exports.ExportListApi.as_view(), name="api-exports"),
+    path("exports/<int:export_id>/", exports.ExportDetailApi.as_view(), name="api-export"),
+    path(
+        "exports/<int:export_id>/download/<str:filename>",
+        exports.ExportDownloadApi.as_view(),
+        name="api-export-download",
+    ),
 ]
