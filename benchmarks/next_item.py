@@ -157,6 +157,16 @@ def seed(*, items: int, reviewers: int, overlap: int, seed_value: int) -> Seeded
 # --- one client ----------------------------------------------------------------------------------
 
 
+def declare_broker_queues() -> None:
+    """Bind the task queues once, before the clients start: kombu's filesystem transport creates
+    its exchange file unlocked, and 20 processes doing that at once read it half-written."""
+    from reviewtool.celery import app
+
+    with app.connection_for_write() as connection:
+        for queue in app.amqp.queues.values():
+            queue(connection.default_channel).declare()
+
+
 def warm_up() -> None:
     """Pay up front what a running web process has paid before its first request: the URL
     modules (which import the machine side) and Celery's task registry, which the first
@@ -375,18 +385,21 @@ def percentiles(values: Sequence[float]) -> dict[str, float | None]:
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
     claims = arguments.claims
     duration = None if claims is not None else float(arguments.duration)
-    var_dir = tempfile.mkdtemp(prefix="reviewtool-bench-")
     if arguments.broker_url:
         os.environ["CELERY_BROKER_URL"] = arguments.broker_url
-    with fresh_database(
-        arguments.database_url, prefix="reviewtool_bench", keep=arguments.keep_database
-    ) as database_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="reviewtool-bench-") as var_dir,
+        fresh_database(
+            arguments.database_url, prefix="reviewtool_bench", keep=arguments.keep_database
+        ) as database_url,
+    ):
         django_setup(database_url, var_dir)
         from django.conf import settings
         from django.core.management import call_command
         from django.db import connection
 
         call_command("migrate", verbosity=0)
+        declare_broker_queues()
         seeded = seed(
             items=arguments.items,
             reviewers=arguments.reviewers,
