@@ -40,6 +40,11 @@ class Policy(models.Model):
     version = models.PositiveIntegerField(default=1)
     # A reviewer whose accuracy on this policy's golden items falls below this alerts the lead.
     min_reviewer_accuracy = models.FloatField(default=0.8)
+    # Graphic policies (gore, abuse) cap how many media items one reviewer sees per day.
+    graphic = models.BooleanField(default=False)
+    daily_exposure_budget = models.PositiveIntegerField(
+        default=0, help_text="Media items per reviewer per day under a graphic policy; 0: no cap."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -411,3 +416,77 @@ class DatasetExport(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.pk} ({self.format}, {self.row_count} rows)"
+
+
+class MediaKind(models.TextChoices):
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
+class MediaStatus(models.TextChoices):
+    STORED = "stored", "Stored, not processed"
+    PROCESSING = "processing"
+    READY = "ready", "Text extracted"
+    FAILED = "failed"
+
+
+class MediaAsset(models.Model):
+    """One validated media file, stored once per SHA-256 under ``MEDIA_ROOT/sha[:2]/sha``.
+
+    The kind and MIME type come from the file's content, never from its name. Perceptual hashes
+    are hex strings: PDQ (256 bits) and pHash (64 bits) for images; for video the PDQ hashes of
+    a few keyframes. ``extracted_text`` (OCR, transcript) is filled later by the media workers.
+    """
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    md5 = models.CharField(max_length=32, db_index=True)
+    kind = models.CharField(max_length=8, choices=MediaKind.choices)
+    mime = models.CharField(max_length=100)
+    size_bytes = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    pdq = models.CharField(max_length=64, blank=True, db_index=True)
+    pdq_quality = models.PositiveSmallIntegerField(null=True, blank=True)
+    keyframe_pdq = models.JSONField(default=list, blank=True)
+    phash = models.CharField(max_length=16, blank=True)
+    extracted_text = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=MediaStatus.choices, default=MediaStatus.STORED
+    )
+    storage_path = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.sha256[:12]}"
+
+
+class ItemMedia(models.Model):
+    """An asset attached to an item, in display order."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="media")
+    asset = models.ForeignKey(MediaAsset, on_delete=models.PROTECT, related_name="attachments")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["item", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "position"], name="item_media_position_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}#{self.position}: {self.asset_id}"
+
+
+class ReviewerPreference(models.Model):
+    """Per-reviewer settings of the review page. Media start hidden unless a reviewer opts in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_preference"
+    )
+    reveal_media_by_default = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"

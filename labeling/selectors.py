@@ -12,6 +12,7 @@ from labeling.models import (
     Decision,
     DecisionKind,
     Item,
+    ItemMedia,
     ItemStatus,
     Label,
     Lease,
@@ -60,7 +61,10 @@ def items_for_user(
     external_id: str | None = None,
 ) -> QuerySet[Item]:
     """Items a user may see, filtered. Reviewers see only their queues' items."""
-    items = Item.objects.select_related("queue")
+    # Media (with their assets, in one query) are listed with every item the API returns.
+    items = Item.objects.select_related("queue").prefetch_related(
+        Prefetch("media", queryset=ItemMedia.objects.select_related("asset"))
+    )
     if not sees_all_queues(user):
         items = items.filter(queue__in=queues_for_user(user))
     if queue:

@@ -10,7 +10,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/ml/", include("activelearning.api_urls")),
+    path("api/v1/", include("labeling.api.media_urls")),
     path("api/v1/", include("labeling.api.urls")),
     path("", include("activelearning.urls")),
+    path("", include("labeling.media_urls")),
     path("", include("labeling.urls")),
 ]

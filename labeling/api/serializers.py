@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labeling.golden import is_golden
-from labeling.models import Decision, Escalation, Item, Lease, Policy, Queue
+from labeling.media_selectors import item_media
+from labeling.models import Decision, Escalation, Item, Lease, MediaAsset, Policy, Queue
 from labeling.rendering import guidelines_html
 from labeling.roles import sees_all_queues
 
@@ -98,9 +100,44 @@ class QueueOutputSerializer(serializers.ModelSerializer[Queue]):
         ]
 
 
+class MediaAssetOutputSerializer(serializers.ModelSerializer[MediaAsset]):
+    """One media file of an item; ``url`` is the permission-checked serving view."""
+
+    url = serializers.SerializerMethodField()
+    keyframe_pdq = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = MediaAsset
+        fields = [
+            "kind",
+            "mime",
+            "sha256",
+            "size_bytes",
+            "width",
+            "height",
+            "duration_seconds",
+            "pdq",
+            "pdq_quality",
+            "keyframe_pdq",
+            "phash",
+            "extracted_text",
+            "status",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, asset: MediaAsset) -> str:
+        return reverse("media-serve", kwargs={"sha256": asset.sha256})
+
+
+def _media_of(item: Item) -> list[dict[str, Any]]:
+    return list(MediaAssetOutputSerializer(item_media(item), many=True).data)
+
+
 class ItemOutputSerializer(serializers.ModelSerializer[Item]):
     queue: Related = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     model_scores = serializers.SerializerMethodField()
+    media = serializers.SerializerMethodField()
 
     class Meta:
         model = Item
@@ -117,8 +154,13 @@ class ItemOutputSerializer(serializers.ModelSerializer[Item]):
             "status",
             "model_scores",
             "model_version_id",
+            "media",
             "created_at",
         ]
+
+    @extend_schema_field(MediaAssetOutputSerializer(many=True))
+    def get_media(self, item: Item) -> list[dict[str, Any]]:
+        return _media_of(item)
 
     @extend_schema_field(SCORES_BY_POLICY)
     def get_model_scores(self, item: Item) -> dict[str, Any] | None:
@@ -144,6 +186,8 @@ class ReviewLeaseSerializer(serializers.ModelSerializer[Lease]):
 
 
 class ReviewItemSerializer(serializers.ModelSerializer[Item]):
+    media = serializers.SerializerMethodField()
+
     class Meta:
         model = Item
         fields = [
@@ -155,8 +199,13 @@ class ReviewItemSerializer(serializers.ModelSerializer[Item]):
             "language",
             "received_at",
             "status",
+            "media",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(MediaAssetOutputSerializer(many=True))
+    def get_media(self, item: Item) -> list[dict[str, Any]]:
+        return _media_of(item)
 
 
 class ReviewQueueSerializer(serializers.ModelSerializer[Queue]):

@@ -39,6 +39,7 @@ def test_next_returns_the_exact_review_shape(as_reviewer, queue, items, reviewer
         "language": "",
         "received_at": body["item"]["received_at"],
         "status": "pending",
+        "media": [],
     }
     assert body["queue"] == {"slug": "main", "name": "Main", "blind": False}
     assert body["policies"] == [

@@ -1,0 +1,74 @@
+"""HTML side of media: the safe serving view and a small upload page for staff.
+
+Media are served only through ``media_serve``: never from ``MEDIA_URL`` by a static helper,
+never as HTML or SVG, with the MIME type sniffed at ingest, ``nosniff``, and a sandboxing
+Content-Security-Policy of their own, so that a file that slipped through validation still
+cannot run script in the application's origin.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from labeling import selectors
+from labeling.media import EXTENSIONS
+from labeling.media_selectors import item_media, media_asset_for_user
+from labeling.media_services import MediaUpload, media_attach, media_file
+from labeling.roles import DATA_WRITER_ROLES, has_any_role
+from reviewtool.exceptions import ApplicationError
+
+INLINE_PREFIXES = ("image/", "audio/", "video/")
+# Only these types are ever sent as themselves; anything else goes out as a download.
+SERVABLE_TYPES = frozenset(EXTENSIONS)
+MEDIA_CSP = "default-src 'none'; sandbox"
+
+
+@require_GET
+@login_required
+def media_serve(request: HttpRequest, sha256: str) -> FileResponse:
+    asset = media_asset_for_user(request.user, sha256.lower())
+    if asset is None:
+        raise Http404("No such media.")
+    path = media_file(asset)
+    if not path.is_file():
+        raise Http404("No such media.")
+    mime = asset.mime if asset.mime in SERVABLE_TYPES else "application/octet-stream"
+    extension = EXTENSIONS.get(mime, "bin")
+    disposition = "inline" if mime.startswith(INLINE_PREFIXES) else "attachment"
+    response = FileResponse(path.open("rb"), content_type=mime)
+    response["Content-Disposition"] = f'{disposition}; filename="{asset.sha256}.{extension}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = MEDIA_CSP
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def item_media_page(request: HttpRequest, item_id: int) -> HttpResponse:
+    if not has_any_role(request.user, DATA_WRITER_ROLES):
+        raise PermissionDenied("Only ML engineers, leads and admins add media.")
+    item = get_object_or_404(selectors.items_for_user(request.user), pk=item_id)
+    if request.method == "POST":
+        uploads = [
+            MediaUpload(name=upload.name or "file", stream=upload)
+            for upload in request.FILES.getlist("files")
+        ]
+        try:
+            attached = media_attach(item=item, uploads=uploads, actor=request.user)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"{len(attached)} file(s) attached.")
+        return redirect("item-media", item_id=item.pk)
+    return render(
+        request,
+        "labeling/item_media.html",
+        {"item": item, "assets": item_media(item), "nav": "queues"},
+    )
