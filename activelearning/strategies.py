@@ -319,6 +319,21 @@ def _cluster_margin_selection(scores: FloatArray, context: QueryContext, k: int)
     return cluster_select(scores, context.X_pool, k, context.generator(), candidates=10 * k)
 
 
+def _adaptive_cluster_margin_selection(
+    scores: FloatArray, context: QueryContext, k: int
+) -> IndexArray:
+    """Cluster-margin whose candidate set shrinks as labels accumulate.
+
+    With ``m`` labels the ``10k * max(1, 1000 / m)`` most uncertain items are clustered: the
+    whole pool at a cold start, where a weak model's uncertainty is least trustworthy and
+    coverage matters most, narrowing to the ``10k`` most uncertain from 1,000 labels on.
+    """
+    labelled = 0 if context.X_labelled is None else len(context.X_labelled)
+    factor = max(1.0, 1000.0 / max(labelled, 1))
+    candidates = int(min(len(scores), 10 * k * factor))
+    return cluster_select(scores, context.X_pool, k, context.generator(), candidates=candidates)
+
+
 def _class_balanced_selection(scores: FloatArray, context: QueryContext, k: int) -> IndexArray:
     return class_balanced_select(scores, _predicted_classes(context), k, context.rng)
 
@@ -380,6 +395,13 @@ STRATEGIES: dict[str, Strategy] = {
             margin_scores,
             _cluster_margin_selection,
             "k-means over the 10k most uncertain items, most uncertain per cluster",
+        ),
+        Strategy(
+            "cluster_margin_adaptive",
+            margin_scores,
+            _adaptive_cluster_margin_selection,
+            "cluster-margin over a candidate set that narrows from the whole pool at a cold "
+            "start to the 10k most uncertain from 1,000 labels on",
         ),
         Strategy(
             "margin_balanced",
