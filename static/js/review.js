@@ -33,6 +33,9 @@
     text: document.getElementById("item-text"),
     metadataWrap: document.getElementById("item-metadata-wrap"),
     metadata: document.getElementById("item-metadata"),
+    media: document.getElementById("item-media"),
+    mediaList: document.getElementById("item-media-list"),
+    revealDefault: document.getElementById("reveal-media-default"),
     form: document.getElementById("decision-form"),
     groups: document.getElementById("policy-groups"),
     note: document.getElementById("note"),
@@ -55,6 +58,7 @@
     recent: [],
     itemNames: new Map(), // item id -> "source:external_id", for the recent panel
     leaseExpiry: new Map(), // decision id -> lease expiry (ms) for decisions made on this page
+    revealMediaByDefault: false, // the reviewer's own preference (me/preferences/)
   };
 
   // --- helpers -------------------------------------------------------------------------------
@@ -272,6 +276,7 @@
     el.itemStatus.textContent = (item.status || "").replace("_", " ");
     el.text.textContent = item.text || "";
     renderMetadata(item.metadata);
+    renderMedia(item.media);
     entry.suggestionShown = renderSuggestion(entry);
 
     el.form.reset();
@@ -292,6 +297,117 @@
       el.metadata.append(term, detail);
     }
     el.metadataWrap.hidden = entries.length === 0;
+  }
+
+  // --- media ---------------------------------------------------------------------------------
+  // Media protect the reviewer first: images and video start blurred and in greyscale (CSS
+  // class media-shielded), audio and video start muted and load nothing until played, and the
+  // OCR text or transcript is shown next to them. Only same-origin /media/<sha256>/ URLs are used.
+
+  const MEDIA_URL = /^\/media\/[0-9a-f]{64}\/$/;
+
+  function renderMedia(media) {
+    el.mediaList.replaceChildren();
+    const entries = Array.isArray(media) ? media.filter((asset) => MEDIA_URL.test(asset.url || "")) : [];
+    for (const asset of entries) {
+      el.mediaList.append(buildMedia(asset));
+    }
+    el.media.hidden = entries.length === 0;
+  }
+
+  function buildMedia(asset) {
+    const figure = document.createElement("figure");
+    figure.className = `media-entry media-${asset.kind}`;
+    let player = null;
+    if (asset.kind === "image") {
+      player = document.createElement("img");
+      player.alt = "Image of the item (blurred until revealed)";
+      player.decoding = "async";
+      player.loading = "lazy";
+    } else if (asset.kind === "audio" || asset.kind === "video") {
+      player = document.createElement(asset.kind);
+      player.controls = true;
+      player.muted = true;
+      player.defaultMuted = true;
+      player.preload = "none";
+    }
+    if (player) {
+      player.src = asset.url;
+      if (asset.kind === "audio") {
+        figure.append(player);
+      } else {
+        const frame = document.createElement("div");
+        frame.className = "media-frame";
+        frame.classList.toggle("media-shielded", !state.revealMediaByDefault);
+        frame.append(player);
+        const toggle = document.createElement("button");
+        toggle.type = "button";
+        toggle.className = "button media-toggle";
+        toggle.textContent = "Reveal / hide";
+        toggle.addEventListener("click", () => frame.classList.toggle("media-shielded"));
+        if (asset.kind === "image") {
+          // Click toggles; pressing and holding shows it only while held.
+          frame.addEventListener("click", () => frame.classList.toggle("media-shielded"));
+          frame.addEventListener("pointerdown", () => frame.classList.add("media-peek"));
+          for (const type of ["pointerup", "pointerleave", "pointercancel"]) {
+            frame.addEventListener(type, () => frame.classList.remove("media-peek"));
+          }
+        }
+        figure.append(frame, toggle);
+      }
+    }
+    const caption = document.createElement("figcaption");
+    caption.className = "muted small";
+    const facts = [asset.kind, asset.mime];
+    if (Number.isFinite(asset.duration_seconds)) {
+      facts.push(`${asset.duration_seconds.toFixed(1)} s`);
+    }
+    caption.textContent = facts.join(" · ");
+    figure.append(caption);
+    const text = (asset.extracted_text || "").trim();
+    if (text) {
+      const label = document.createElement("p");
+      label.className = "media-text-label small";
+      label.textContent = asset.kind === "image" ? "Text in the image" : "Transcript";
+      const body = document.createElement("p");
+      body.className = "media-text";
+      body.textContent = text;
+      figure.append(label, body);
+    }
+    return figure;
+  }
+
+  function toggleMediaReveal() {
+    const frames = Array.from(el.mediaList.querySelectorAll(".media-frame"));
+    if (frames.length === 0) {
+      return false;
+    }
+    const reveal = frames.some((frame) => frame.classList.contains("media-shielded"));
+    for (const frame of frames) {
+      frame.classList.toggle("media-shielded", !reveal);
+    }
+    announce(reveal ? "Media revealed." : "Media hidden.");
+    return true;
+  }
+
+  async function loadMediaPreference() {
+    const response = await api("GET", "me/preferences/");
+    if (response.ok && response.data) {
+      state.revealMediaByDefault = response.data.reveal_media_by_default === true;
+      el.revealDefault.checked = state.revealMediaByDefault;
+    }
+  }
+
+  async function saveMediaPreference() {
+    const wanted = el.revealDefault.checked;
+    const response = await api("PUT", "me/preferences/", { reveal_media_by_default: wanted });
+    if (response.ok) {
+      state.revealMediaByDefault = wanted;
+      announce(wanted ? "Media will show unblurred from the next item." : "Media will start blurred.");
+    } else {
+      el.revealDefault.checked = state.revealMediaByDefault;
+      announce(messageOf(response, "The preference was not saved."), "error");
+    }
   }
 
   function renderSuggestion(entry) {
@@ -773,6 +889,12 @@
         }
         return true;
       }
+      case "v":
+      case "V":
+        if (!toggleMediaReveal()) {
+          announce("This item has no image or video.", "warn");
+        }
+        return true;
       case "ArrowDown":
       case "ArrowUp":
         if (groups().length < 2 || (target instanceof HTMLInputElement && target.type === "radio")) {
@@ -822,8 +944,13 @@
   // Undo buttons disappear when their lease runs out.
   setInterval(renderRecent, 15000);
 
+  el.revealDefault.addEventListener("change", () => saveMediaPreference());
+
   state.policySignature = "";
   setVisible("loading");
-  advance();
+  // The preference decides how the first item's media start; load it before the item.
+  loadMediaPreference()
+    .catch(() => {})
+    .finally(() => advance());
   refreshRecent();
 })();
