@@ -14,7 +14,7 @@ import html
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -67,6 +67,8 @@ class Record:
     # label -> number of coders who chose it (datasets that publish per-item vote counts).
     votes: Mapping[str, int] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # JSONL manifests: media files of the item, as paths relative to the manifest's folder.
+    media: tuple[str, ...] = ()
 
     @property
     def agreement(self) -> float | None:
@@ -380,7 +382,42 @@ def _jsonl_record(
     missing = [name for name in required if name not in value and name != fields.label_field]
     if missing:
         raise _RowProblem(f"missing key(s) {', '.join(map(repr, missing))}")
-    return _generic_record(value, fields=fields, line=line, row=row)
+    record = _generic_record(value, fields=fields, line=line, row=row)
+    if "media" in value:
+        return replace(record, media=_media_paths(value["media"]))
+    return record
+
+
+MAX_MEDIA_PER_RECORD = 20
+
+
+def _media_paths(value: Any) -> tuple[str, ...]:
+    """A manifest's ``media`` list: relative paths inside the manifest's folder, nothing else
+    (no URL is ever fetched; absolute paths and ``..`` are refused)."""
+    if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
+        raise _RowProblem("'media' must be a list of relative file paths")
+    if len(value) > MAX_MEDIA_PER_RECORD:
+        raise _RowProblem(f"'media' lists more than {MAX_MEDIA_PER_RECORD} files")
+    for entry in value:
+        problem = media_path_problem(entry)
+        if problem:
+            raise _RowProblem(f"media path {entry[:200]!r}: {problem}")
+    return tuple(value)
+
+
+def media_path_problem(path: str) -> str | None:
+    """Why a manifest media path is refused, or None when it is a plain relative path."""
+    if not path.strip():
+        return "empty"
+    if "://" in path or path.lower().startswith(("http:", "https:", "file:", "ftp:", "data:")):
+        return "URLs are not fetched; give a path relative to the manifest"
+    if "\\" in path or "\x00" in path:
+        return "backslashes and NUL are not allowed"
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        return "absolute paths are not allowed"
+    if ".." in path.split("/"):
+        return "'..' is not allowed"
+    return None
 
 
 DAVIDSON_COLUMNS = ("count", "hate_speech", "offensive_language", "neither", "class", "tweet")

@@ -32,6 +32,8 @@ from labeling.importers import (
     records_check,
     records_read,
 )
+from labeling.media import MediaRejected, media_inspect
+from labeling.media_services import MediaUpload, media_attach
 from labeling.models import (
     DEFAULT_LABELS,
     Decision,
@@ -77,6 +79,7 @@ class ImportSummary:
     items_existing: int = 0
     decisions_created: int = 0
     labels_created: int = 0
+    media_attached: int = 0
     policy_created: bool = False
     queue_created: bool = False
     validate_seconds: float = 0.0
@@ -115,7 +118,7 @@ def items_import_file(
     started = time.monotonic()
     with progress("validating", spec.path.stat().st_size) as advance:
         report = records_check(
-            _read(spec, advance),
+            _media_checked(_read(spec, advance), base=spec.path.parent),
             allowed_labels=policy.labels if policy is not None else None,
             with_labels=spec.with_labels,
         )
@@ -141,7 +144,14 @@ def items_import_file(
             summary.queue_created = True
         with progress("importing", spec.path.stat().st_size) as advance:
             for batch in _batches(_read(spec, advance), BATCH_SIZE):
-                _batch_import(spec=spec, queue=queue, policy=policy, batch=batch, summary=summary)
+                _batch_import(
+                    spec=spec,
+                    queue=queue,
+                    policy=policy,
+                    batch=batch,
+                    summary=summary,
+                    actor=actor,
+                )
         services.audit_record(
             actor=actor,
             action="items.import",
@@ -169,6 +179,34 @@ def _read(spec: ImportSpec, advance: ProgressCallback | None) -> Iterator[Parsed
         limit=spec.limit,
         progress=advance,
     )
+
+
+def _media_checked(parsed: Iterable[Parsed], *, base: Path) -> Iterator[Parsed]:
+    """The validation pass over a manifest's media: every listed file must exist inside the
+    manifest's folder (symbolic links leading out of it are refused too) and pass the media
+    checks; a record with a bad file becomes a row error, so nothing is imported."""
+    root = base.resolve()
+    for entry in parsed:
+        if isinstance(entry, RowError) or not entry.media:
+            yield entry
+            continue
+        problem = next(
+            (message for path in entry.media if (message := _media_problem(root, path))), None
+        )
+        yield RowError(entry.line, problem, row=entry.row) if problem else entry
+
+
+def _media_problem(root: Path, relative: str) -> str | None:
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        return f"media {relative!r}: the path leads outside the manifest's folder"
+    if not path.is_file():
+        return f"media {relative!r}: no such file next to the manifest"
+    try:
+        media_inspect(path)
+    except MediaRejected as refusal:
+        return f"media {relative!r}: {refusal.message}"
+    return None
 
 
 def _new_policy_labels(spec: ImportSpec, report: CheckReport) -> list[str]:
@@ -216,7 +254,13 @@ def _title(slug: str) -> str:
 
 
 def _batch_import(
-    *, spec: ImportSpec, queue: Queue, policy: Policy, batch: list[Record], summary: ImportSummary
+    *,
+    spec: ImportSpec,
+    queue: Queue,
+    policy: Policy,
+    batch: list[Record],
+    summary: ImportSummary,
+    actor: Any = None,
 ) -> None:
     result = services.items_ingest(
         queue=queue,
@@ -231,6 +275,7 @@ def _batch_import(
     summary.rows += len(batch)
     summary.items_created += len(result.created)
     summary.items_existing += len(result.existing)
+    _media_import(spec=spec, batch=batch, created=result.created, summary=summary, actor=actor)
     if not spec.with_labels or not result.created:
         return
     created = {item.external_id: item for item in result.created}
@@ -255,6 +300,25 @@ def _batch_import(
             ],
         )
     )
+
+
+def _media_import(
+    *,
+    spec: ImportSpec,
+    batch: Sequence[Record],
+    created: Sequence[Item],
+    summary: ImportSummary,
+    actor: Any,
+) -> None:
+    """Attach a manifest's media to the items this run created (checked in the first pass)."""
+    items = {item.external_id: item for item in created}
+    root = spec.path.parent.resolve()
+    for record in batch:
+        item = items.get(record.external_id)
+        if item is None or not record.media:
+            continue
+        uploads = [MediaUpload(name=path, path=root / path) for path in record.media]
+        summary.media_attached += len(media_attach(item=item, uploads=uploads, actor=actor))
 
 
 def decisions_import(

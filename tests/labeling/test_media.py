@@ -167,3 +167,102 @@ def test_one_refused_file_stores_nothing_at_all(item, lead, _media_root, case):
 def test_no_files_is_refused(item, lead):
     with pytest.raises(ValidationFailed, match="No file"):
         media_attach(item=item, uploads=[], actor=lead)
+
+
+# --- JSONL manifests (import_items --format jsonl) ----------------------------------------------
+
+
+def _manifest(folder: Path, rows: list[dict]) -> Path:
+    import json
+
+    path = folder / "manifest.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def _import(path: Path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command(
+        "import_items",
+        str(path),
+        "--format=jsonl",
+        "--queue=media",
+        "--policy=hate",
+        "--id-field=external_id",
+        "--without-labels",
+        stdout=out,
+    )
+    return out.getvalue()
+
+
+@pytest.fixture
+def manifest_dir(tmp_path, policy):
+    folder = tmp_path / "drop"
+    (folder / "img").mkdir(parents=True)
+    (folder / "img" / "a.png").write_bytes(samples.image_bytes("PNG"))
+    (folder / "clip.wav").write_bytes(samples.wav_bytes())
+    return folder
+
+
+def test_a_manifest_imports_items_with_their_media(manifest_dir, _media_root):
+    from labeling.models import Item
+
+    path = _manifest(
+        manifest_dir,
+        [
+            {"external_id": "m1", "text": "look", "media": ["img/a.png", "clip.wav"]},
+            {"external_id": "m2", "text": "same picture", "media": ["img/a.png"]},
+            {"external_id": "m3", "text": "no media"},
+        ],
+    )
+    output = _import(path)
+    assert "3 media files attached." in output
+    first = Item.objects.get(external_id="m1")
+    assert [m.asset.mime for m in first.media.order_by("position")] == ["image/png", "audio/wav"]
+    assert MediaAsset.objects.count() == 2  # the shared picture is stored once
+    # Re-running creates nothing new.
+    _import(path)
+    assert ItemMedia.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    ("media", "message"),
+    [
+        (["../outside.png"], "'..' is not allowed"),
+        (["img/../../outside.png"], "'..' is not allowed"),
+        (["/etc/passwd"], "absolute paths are not allowed"),
+        (["https://example.com/a.png"], "URLs are not fetched"),
+        (["img\\a.png"], "backslashes"),
+        (["missing.png"], "no such file"),
+        (["link.png"], "outside the manifest's folder"),
+        (["evil.png"], "markup"),
+        ("img/a.png", "must be a list"),
+    ],
+)
+def test_a_manifest_with_a_bad_media_path_imports_nothing(
+    manifest_dir, _media_root, media, message
+):
+    from django.core.management import CommandError
+
+    from labeling.models import Item
+
+    (manifest_dir.parent / "outside.png").write_bytes(samples.image_bytes("PNG"))
+    (manifest_dir / "link.png").symlink_to(manifest_dir.parent / "outside.png")
+    (manifest_dir / "evil.png").write_bytes(b"<html><script>alert(1)</script></html>")
+    path = _manifest(
+        manifest_dir,
+        [
+            {"external_id": "ok", "text": "fine", "media": ["img/a.png"]},
+            {"external_id": "bad", "text": "bad", "media": media},
+        ],
+    )
+    with pytest.raises(CommandError) as error:
+        _import(path)
+    assert "line 2" in str(error.value) and message in str(error.value)
+    assert Item.objects.count() == 0
+    assert MediaAsset.objects.count() == 0
+    assert _stored_files(Path(_media_root)) == []

@@ -155,6 +155,7 @@ def _describe(spec: ImportSpec, summary: ImportSummary) -> str:
         f"{summary.rows} rows read from {spec.path.name} (source {spec.source!r}): "
         f"{summary.items_created} items created, {summary.items_existing} already there.",
         f"{summary.labels_created} labels and {summary.decisions_created} decisions imported.",
+        *([f"{summary.media_attached} media files attached."] if summary.media_attached else []),
         f"Validated in {summary.validate_seconds:.1f} s, imported in "
         f"{summary.write_seconds:.1f} s.",
     ]
