@@ -6,10 +6,12 @@ leads and admins. Nothing here is visible to reviewers, who are measured by gold
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
@@ -117,7 +119,8 @@ class AgreementApi(APIView):
 
 
 class ReviewerAccuracyApi(APIView):
-    """Each reviewer's accuracy on golden items per policy, all time and in a period."""
+    """Each reviewer's accuracy on golden items per policy over the period (all time by default),
+    and over the last 30 days."""
 
     permission_classes = [IsPolicyOwner]
 
@@ -132,6 +135,8 @@ class ReviewerAccuracyApi(APIView):
         answers = serializers.IntegerField()
         correct = serializers.IntegerField()
         accuracy = serializers.FloatField(source="value", allow_null=True)
+        answers_30_days = serializers.IntegerField()
+        accuracy_30_days = serializers.FloatField(allow_null=True)
         threshold = serializers.FloatField()
         open_alert = serializers.IntegerField(allow_null=True)
 
@@ -147,6 +152,12 @@ class ReviewerAccuracyApi(APIView):
         rows = golden.reviewer_accuracy(
             policy=policy, since=filters.get("since"), until=filters.get("until")
         )
+        recent = {
+            (row.reviewer_id, row.policy): row
+            for row in golden.reviewer_accuracy(
+                policy=policy, since=timezone.now() - timedelta(days=30)
+            )
+        }
         thresholds = dict(Policy.objects.values_list("slug", "min_reviewer_accuracy"))
         alerts = {
             (reviewer_id, slug): alert_id
@@ -161,12 +172,23 @@ class ReviewerAccuracyApi(APIView):
                 "answers": row.answers,
                 "correct": row.correct,
                 "value": row.value,
+                "answers_30_days": _recent(recent, row).answers,
+                "accuracy_30_days": _recent(recent, row).value,
                 "threshold": thresholds.get(row.policy, 0.0),
                 "open_alert": alerts.get((row.reviewer_id, row.policy)),
             }
             for row in rows
         ]
         return Response(self.AccuracyOutputSerializer(body, many=True).data)
+
+
+def _recent(
+    recent: dict[tuple[int, str], golden.Accuracy], row: golden.Accuracy
+) -> golden.Accuracy:
+    empty = golden.Accuracy(
+        reviewer_id=row.reviewer_id, reviewer=row.reviewer, policy=row.policy, correct=0, answers=0
+    )
+    return recent.get((row.reviewer_id, row.policy), empty)
 
 
 class GoldenOutputSerializer(serializers.ModelSerializer[GoldenItem]):

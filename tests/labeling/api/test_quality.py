@@ -150,6 +150,10 @@ def test_reviewer_accuracy_per_policy(as_lead, policy, reviewer, senior):
     assert row["reviewer"] == "rita"
     assert (row["answers"], row["correct"]) == (3, 2)
     assert row["accuracy"] == pytest.approx(2 / 3)
+    assert row["answers_30_days"] == 3
+    assert row["accuracy_30_days"] == pytest.approx(2 / 3)
+    old = as_lead.get(REVIEWERS, {"until": "2000-01-01T00:00:00Z"}).json()
+    assert old == []
     assert row["threshold"] == pytest.approx(0.8)
     assert row["open_alert"] is None
 
