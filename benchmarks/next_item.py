@@ -407,6 +407,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             seed_value=arguments.seed,
         )
         began = time.time()
+        load_before = os.getloadavg()[0]
         clients = run_clients(
             seeded=seeded,
             mode=arguments.clients,
@@ -435,6 +436,8 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
+            # Other work on the machine shows here; latencies on a busy box are queueing for CPU.
+            "load_average_1m": {"before": load_before, "after": os.getloadavg()[0]},
         },
         "database": {"vendor": vendor, "server_version": server_version},
         "broker": broker,
