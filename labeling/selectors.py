@@ -86,9 +86,16 @@ def labels_for_user(
     queue: str | None = None,
     since: datetime | None = None,
 ) -> QuerySet[Label]:
+    """Resolved labels a user may see.
+
+    Reviewers see their queues' labels only once an item is settled: an item back in review
+    (re-review, a new policy version) keeps its old label hidden from them, so review stays blind.
+    """
     labels = Label.objects.select_related("item", "policy")
     if not sees_all_queues(user):
         labels = labels.filter(item__queue__in=queues_for_user(user))
+        if not can_adjudicate(user):
+            labels = labels.filter(item__status=ItemStatus.RESOLVED)
     if policy:
         labels = labels.filter(policy__slug=policy)
     if source:

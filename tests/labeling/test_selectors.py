@@ -156,3 +156,14 @@ def test_live_leases(queue, reviewer):
     assert list(selectors.live_leases(reviewer, queue=queue)) == [lease]
     Lease.objects.filter(pk=lease.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert list(selectors.live_leases(reviewer, queue=queue)) == []
+
+
+@pytest.mark.django_db
+def test_a_reviewer_does_not_see_the_old_label_of_an_item_back_in_review(queue, reviewer, lead):
+    item = make_items(queue, 1)[0]
+    lease = services.lease_next(queue=queue, reviewer=reviewer)
+    services.decision_submit(token=lease.token, reviewer=reviewer, verdicts={"hate": "violating"})
+    assert selectors.labels_for_user(reviewer).filter(item=item).exists()
+    services.item_reopen(item=item, reason="suspected label error", actor=lead)
+    assert not selectors.labels_for_user(reviewer).filter(item=item).exists()
+    assert selectors.labels_for_user(lead).filter(item=item).exists()
