@@ -1,12 +1,25 @@
-"""Reads of media: which assets a user may see, and an item's media in display order."""
+"""Reads of media: which assets a user may see, an item's media in display order, and each
+reviewer's exposure to media today (for graphic policies' daily budgets)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 
-from labeling.models import Item, ItemMedia, MediaAsset, ReviewerPreference
+from labeling.models import (
+    Decision,
+    DecisionKind,
+    Item,
+    ItemMedia,
+    MediaAsset,
+    Policy,
+    Queue,
+    ReviewerPreference,
+)
 from labeling.roles import sees_all_queues
 from labeling.selectors import items_for_user
 
@@ -35,3 +48,82 @@ def reveal_media_by_default(user: Any) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
     return ReviewerPreference.objects.filter(user=user, reveal_media_by_default=True).exists()
+
+
+# --- exposure to graphic media -------------------------------------------------------------------
+
+
+def _day_start(now: datetime) -> datetime:
+    return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def media_decisions_today(*, now: datetime | None = None) -> QuerySet[Decision]:
+    """Review decisions made today (local day) on items that carry media."""
+    start = _day_start(now or timezone.now())
+    return Decision.objects.filter(
+        kind=DecisionKind.REVIEW,
+        reviewer__isnull=False,
+        created_at__gte=start,
+    ).filter(Exists(ItemMedia.objects.filter(item=OuterRef("item"))))
+
+
+def media_exposure_today(*, reviewer: Any, policy: Policy, now: datetime | None = None) -> int:
+    """Media items ``reviewer`` judged today under ``policy``."""
+    return (
+        media_decisions_today(now=now)
+        .filter(reviewer=reviewer, verdicts__has_key=policy.slug)
+        .values("item")
+        .distinct()
+        .count()
+    )
+
+
+def media_budget_spent(*, queue: Queue, reviewer: Any, now: datetime) -> bool:
+    """True when ``reviewer`` has seen today's budget of media items under one of ``queue``'s
+    graphic policies: the queue then serves them only items without media."""
+    capped = [
+        policy
+        for policy in queue.policies.all()
+        if policy.graphic and policy.daily_exposure_budget > 0
+    ]
+    return any(
+        media_exposure_today(reviewer=reviewer, policy=policy, now=now)
+        >= policy.daily_exposure_budget
+        for policy in capped
+    )
+
+
+@dataclass(frozen=True)
+class ExposureRow:
+    reviewer: str
+    policy: str
+    graphic: bool
+    media_items: int
+    budget: int
+
+    @property
+    def over_budget(self) -> bool:
+        return self.graphic and self.budget > 0 and self.media_items >= self.budget
+
+
+def exposure_today(*, now: datetime | None = None) -> list[ExposureRow]:
+    """Per reviewer and policy: media items judged today, with the policy's budget."""
+    policies = {policy.slug: policy for policy in Policy.objects.all()}
+    counts: dict[tuple[str, str], set[int]] = {}
+    rows = media_decisions_today(now=now).values_list("reviewer__username", "item_id", "verdicts")
+    for username, item_id, verdicts in rows:
+        for slug in verdicts or {}:
+            counts.setdefault((username, slug), set()).add(item_id)
+    result = []
+    for (username, slug), items in sorted(counts.items()):
+        policy = policies.get(slug)
+        result.append(
+            ExposureRow(
+                reviewer=username,
+                policy=policy.name if policy else slug,
+                graphic=bool(policy and policy.graphic),
+                media_items=len(items),
+                budget=policy.daily_exposure_budget if policy else 0,
+            )
+        )
+    return result

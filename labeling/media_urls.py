@@ -11,4 +11,5 @@ from labeling import media_views
 urlpatterns = [
     re_path(r"^media/(?P<sha256>[0-9a-f]{64})/$", media_views.media_serve, name="media-serve"),
     path("items/<int:item_id>/media/", media_views.item_media_page, name="item-media"),
+    path("wellbeing/", media_views.wellbeing_page, name="wellbeing"),
 ]

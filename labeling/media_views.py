@@ -17,9 +17,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from labeling import selectors
 from labeling.media import EXTENSIONS
-from labeling.media_selectors import item_media, media_asset_for_user
+from labeling.media_selectors import exposure_today, item_media, media_asset_for_user
 from labeling.media_services import MediaUpload, media_attach, media_file
-from labeling.roles import DATA_WRITER_ROLES, has_any_role
+from labeling.roles import DATA_WRITER_ROLES, can_see_quality, has_any_role
 from reviewtool.exceptions import ApplicationError
 
 INLINE_PREFIXES = ("image/", "audio/", "video/")
@@ -71,4 +71,16 @@ def item_media_page(request: HttpRequest, item_id: int) -> HttpResponse:
         request,
         "labeling/item_media.html",
         {"item": item, "assets": item_media(item), "nav": "queues"},
+    )
+
+
+@require_GET
+@login_required
+def wellbeing_page(request: HttpRequest) -> HttpResponse:
+    """For leads: how many media items each reviewer judged today, per policy, against the
+    daily budget of graphic policies."""
+    if not can_see_quality(request.user):
+        raise PermissionDenied("Only leads and admins see reviewer exposure.")
+    return render(
+        request, "labeling/wellbeing.html", {"rows": exposure_today(), "nav": "wellbeing"}
     )

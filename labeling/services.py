@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from labeling import resolution, signals
 from labeling.golden import golden_score_decision, golden_slot_for
+from labeling.media_selectors import media_budget_spent
 from labeling.models import (
     DEFAULT_LABELS,
     AuditEvent,
@@ -28,6 +29,7 @@ from labeling.models import (
     Escalation,
     GoldenItem,
     Item,
+    ItemMedia,
     ItemStatus,
     Label,
     LabelSource,
@@ -407,6 +409,9 @@ def _next_candidate(*, queue: Queue, reviewer: Any, now: datetime) -> Lease | No
         .filter(queue=queue)
         .filter(~Exists(mine_on_item), ~Exists(skipped), ~Exists(decided), ~Exists(golden))
     )
+    if media_budget_spent(queue=queue, reviewer=reviewer, now=now):
+        # Today's budget of graphic media is spent: only items without media for this reviewer.
+        candidates = candidates.filter(~Exists(ItemMedia.objects.filter(item=OuterRef("item"))))
     ordering, position = _QUEUE_ORDERS[QueueOrder(queue.order)]
     # One query per state: each walks the ``lease_next`` index in queue order and stops at the
     # first free slot. ``state = open OR (leased AND expired)`` in one query made PostgreSQL

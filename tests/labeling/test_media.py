@@ -266,3 +266,69 @@ def test_a_manifest_with_a_bad_media_path_imports_nothing(
     assert Item.objects.count() == 0
     assert MediaAsset.objects.count() == 0
     assert _stored_files(Path(_media_root)) == []
+
+
+# --- exposure budgets of graphic policies ------------------------------------------------------
+
+
+@pytest.fixture
+def graphic_items(queue, policy, lead):
+    """Two items with media (highest priority) and one without, in the main queue."""
+    from labeling import services
+
+    created = services.items_ingest(
+        queue=queue,
+        items=[
+            services.ItemInput(external_id="pic1", text="a", priority=3.0),
+            services.ItemInput(external_id="pic2", text="b", priority=2.0),
+            services.ItemInput(external_id="plain", text="c", priority=1.0),
+        ],
+        source="t",
+    ).created
+    for item in created[:2]:
+        media_attach(item=item, uploads=[_upload(samples.image_bytes("PNG"))], actor=lead)
+    return {item.external_id: item for item in created}
+
+
+def _review_next(queue, reviewer):
+    from labeling import services
+
+    lease = services.lease_next(queue=queue, reviewer=reviewer)
+    assert lease is not None
+    services.decision_submit(token=lease.token, reviewer=reviewer, verdicts={"hate": "violating"})
+    return lease.item.external_id
+
+
+def test_past_the_daily_budget_a_reviewer_gets_no_more_media_items(
+    graphic_items, queue, policy, reviewer, other_reviewer
+):
+    from labeling.media_selectors import media_exposure_today
+
+    policy.graphic, policy.daily_exposure_budget = True, 1
+    policy.save()
+    assert _review_next(queue, reviewer) == "pic1"
+    assert media_exposure_today(reviewer=reviewer, policy=policy) == 1
+    assert _review_next(queue, reviewer) == "plain"  # pic2 is held back from rita today
+    assert _review_next(queue, other_reviewer) == "pic2"  # the budget is per reviewer
+
+
+def test_a_policy_that_is_not_graphic_has_no_budget(graphic_items, queue, policy, reviewer):
+    policy.daily_exposure_budget = 1  # not graphic: the budget does not apply
+    policy.save()
+    assert [_review_next(queue, reviewer) for _ in range(2)] == ["pic1", "pic2"]
+
+
+def test_the_wellbeing_page_shows_exposure_to_leads_only(
+    graphic_items, queue, policy, reviewer, lead
+):
+    from django.test import Client
+
+    policy.graphic, policy.daily_exposure_budget = True, 1
+    policy.save()
+    _review_next(queue, reviewer)
+    client = Client()
+    client.force_login(reviewer)
+    assert client.get("/wellbeing/").status_code == 403
+    client.force_login(lead)
+    page = client.get("/wellbeing/").content.decode()
+    assert "rita" in page and "budget reached" in page
