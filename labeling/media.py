@@ -393,6 +393,7 @@ def _inspect_container(
             f"The {kind} lasts {duration / 60:.1f} minutes; at most {limit // 60} minutes are "
             "accepted."
         )
+    _check_complete(media, [*videos, *audios])
     for stream in [*videos, *audios]:
         _decode_some(media, stream)
     keyframes: list[tuple[str, int]] = []
@@ -437,6 +438,22 @@ def _duration(media: Any) -> float | None:
         if stream.duration is not None and stream.time_base is not None:
             candidates.append(float(stream.duration * Fraction(stream.time_base)))
     return max(candidates) if candidates else None
+
+
+def _check_complete(media: Any, streams: list[Any]) -> None:
+    """Demux every packet (no decoding): a stream whose index promises more frames than the file
+    holds was cut short (an MP4 whose index comes first still opens when its data is cut)."""
+    media.seek(0)
+    counts = {stream.index: 0 for stream in streams}
+    for packet in media.demux(streams):
+        if packet.size and packet.stream.index in counts:
+            counts[packet.stream.index] += 1
+    for stream in streams:
+        if stream.frames and counts[stream.index] < stream.frames:
+            raise MediaRejected(
+                f"The {stream.type} stream is truncated: {counts[stream.index]} of "
+                f"{stream.frames} frames are in the file."
+            )
 
 
 def _decode_some(media: Any, stream: Any) -> None:

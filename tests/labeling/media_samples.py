@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from typing import Any
 
 import av
 import numpy as np
@@ -55,7 +56,7 @@ def _write_av(
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=fmt, options=options or {}) as container:
         if video:
-            stream = container.add_stream(video, rate=10)
+            stream: Any = container.add_stream(video, rate=10)
             stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
             base = np.asarray(pattern(size=64))
             for index in range(int(seconds * 10)):
@@ -65,19 +66,19 @@ def _write_av(
             for packet in stream.encode():
                 container.mux(packet)
         if audio:
-            astream = container.add_stream(audio, rate=rate)
+            astream: Any = container.add_stream(audio, rate=rate)
             astream.layout = "mono"
             pcm = audio.startswith("pcm")
             size = 1024
             samples = np.zeros((1, size), dtype="int16" if pcm else "float32")
             done = 0
             while done < seconds * rate:
-                frame = av.AudioFrame.from_ndarray(
+                sound = av.AudioFrame.from_ndarray(
                     samples, format="s16" if pcm else "fltp", layout="mono"
                 )
-                frame.sample_rate, frame.pts = rate, done
+                sound.sample_rate, sound.pts = rate, done
                 done += size
-                for packet in astream.encode(frame):
+                for packet in astream.encode(sound):
                     container.mux(packet)
             for packet in astream.encode():
                 container.mux(packet)
@@ -103,3 +104,23 @@ def long_wav_bytes() -> bytes:
 
 def blurred(image: Image.Image) -> Image.Image:
     return image.filter(ImageFilter.GaussianBlur(1))
+
+
+def faststart_mp4_bytes(seconds: float = 3) -> bytes:
+    """An MP4 with its index (moov) before the data, so that a cut file still opens."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "clip.mp4"
+        with av.open(str(path), "w", options={"movflags": "+faststart"}) as container:
+            stream: Any = container.add_stream("libx264", rate=10)
+            stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+            rng = np.random.default_rng(0)
+            for _ in range(int(seconds * 10)):
+                pixels = (rng.random((64, 64, 3)) * 255).astype("uint8")
+                for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        return path.read_bytes()

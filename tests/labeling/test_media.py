@@ -50,6 +50,7 @@ BAD_INPUTS = {
     "huge-png": (samples.huge_png(), "megapixels"),
     "two-hour-wav": (samples.long_wav_bytes(), "at most 10 minutes"),
     "truncated-mp4": (samples.mp4_bytes()[:1500], "does not decode"),
+    "cut-faststart-mp4": (samples.faststart_mp4_bytes()[:40_000], "truncated"),
     "garbage-after-mp4-magic": (b"\x00\x00\x00\x18ftypisom" + bytes(2000), "does not decode"),
     "matroska-not-webm": (b"\x1a\x45\xdf\xa3" + b"matroska" + bytes(100), "Unsupported"),
 }
@@ -74,8 +75,9 @@ def test_it_refuses_bad_input_by_content(tmp_path, case):
         (samples.wav_bytes(), "audio", "audio/wav"),
         (samples.mp4_bytes(), "video", "video/mp4"),
         (samples.webm_bytes(), "video", "video/webm"),
+        (samples.faststart_mp4_bytes(seconds=1), "video", "video/mp4"),
     ],
-    ids=["png", "jpeg", "gif", "webp", "wav", "mp4", "webm"],
+    ids=["png", "jpeg", "gif", "webp", "wav", "mp4", "webm", "faststart-mp4"],
 )
 def test_it_accepts_good_media_whatever_the_name(tmp_path, data, kind, mime):
     info = _inspect(tmp_path, data, "misleading.txt")

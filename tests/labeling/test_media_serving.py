@@ -54,7 +54,7 @@ def stranger(db):
 def test_a_reviewer_of_the_queue_gets_the_file(stored, reviewer):
     response = _client(reviewer).get(f"/media/{stored['image']}/")
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == samples.image_bytes("PNG")
+    assert response.getvalue() == samples.image_bytes("PNG")
 
 
 @pytest.mark.parametrize("persona", ["ml_engineer", "lead", "admin_user"])
