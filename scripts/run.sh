@@ -13,10 +13,14 @@ mkdir -p "$VAR_DIR/log"
 pids=()
 stop() {
   trap - INT TERM EXIT
-  for pid in "${pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  # The worker finishes its current task first (warm shutdown); after 20 s it is killed, which
+  # is safe: tasks are acknowledged late, so an interrupted one is delivered again next start.
+  for _ in $(seq 1 20); do
+    kill -0 "${pids[@]}" 2>/dev/null || break
+    sleep 1
   done
-  wait 2>/dev/null || true
+  kill -KILL "${pids[@]}" 2>/dev/null || true
 }
 trap stop INT TERM EXIT
 
