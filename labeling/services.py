@@ -125,6 +125,8 @@ def _snapshot_version(*, policy: Policy, actor: Any) -> None:
 def policy_update(*, policy: Policy, actor: Any = None, **changes: Any) -> Policy:
     """Change a policy; a change to its guidelines or labels starts a new policy version."""
     allowed = {"name", "guidelines", "labels", "severity", "positive_labels", "ordinal"}
+    # Media exposure of reviewers (labeling.media_selectors.media_budget_spent).
+    allowed |= {"graphic", "daily_exposure_budget"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationFailed("Unknown policy fields.", {"fields": sorted(unknown)})

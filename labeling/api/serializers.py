@@ -56,6 +56,8 @@ class PolicyOutputSerializer(serializers.ModelSerializer[Policy]):
             "ordinal",
             "severity",
             "version",
+            "graphic",
+            "daily_exposure_budget",
             "created_at",
             "updated_at",
         ]

@@ -210,6 +210,11 @@ class PolicyDetailApi(APIView):
             child=serializers.CharField(max_length=100), required=False
         )
         ordinal = serializers.BooleanField(required=False)
+        # Graphic policies cap the media items a reviewer sees per day (0: no cap).
+        graphic = serializers.BooleanField(required=False)
+        daily_exposure_budget = serializers.IntegerField(
+            min_value=0, max_value=100_000, required=False
+        )
 
     @extend_schema(responses={200: PolicyOutputSerializer, **_errors(401, 403, 404)})
     def get(self, request: Request, slug: str) -> Response:

@@ -142,3 +142,14 @@ def test_media_start_hidden_until_a_reviewer_opts_in(as_reviewer, reviewer):
     assert ReviewerPreference.objects.get(user=reviewer).reveal_media_by_default
     assert as_reviewer.put(url, {"reveal_media_by_default": "x"}, format="json").status_code == 400
     assert client_for(None).get(url).status_code == 401
+
+
+def test_a_lead_marks_a_policy_graphic_with_a_daily_budget(as_lead, as_reviewer, policy):
+    url = f"/api/v1/policies/{policy.slug}/"
+    change = {"graphic": True, "daily_exposure_budget": 40}
+    response = as_lead.patch(url, change, format="json")
+    assert response.status_code == 200
+    assert {key: response.json()[key] for key in change} == change
+    assert as_reviewer.patch(url, {"graphic": False}, format="json").status_code == 403
+    bad = as_lead.patch(url, {"daily_exposure_budget": -1}, format="json")
+    assert bad.status_code == 400
