@@ -11,7 +11,8 @@ vector of length ``ACOUSTIC_DIMENSION``:
               (numpy implementation: 25 ms Hamming frames every 10 ms, 26 mel filters, DCT-II).
 
 ASR engines are pluggable (``AsrEngine``: ``transcribe(waveform, sample_rate) -> str``) and
-chosen by name with ``get_asr_engine``; the built-in ``"pocketsphinx"`` uses the US-English
+chosen by name with ``get_asr_engine``; the built-in ``"pocketsphinx"`` (and
+``"pocketsphinx-fast"``, narrower beams) uses the US-English
 acoustic model, dictionary and language model inside the ``pocketsphinx`` wheel (nothing is
 downloaded). A deployment with better ASR weights registers another engine in ``ASR_ENGINES``.
 Audio is decoded with PyAV to mono 16 kHz float32 in ``[-1, 1]``.
@@ -103,13 +104,18 @@ class PocketsphinxAsr:
     """
 
     name = "pocketsphinx"
+    search_options: dict[str, Any] = {}
 
     def __init__(self, *, lm_path: str | None = None, dict_path: str | None = None) -> None:
         if importlib.util.find_spec("pocketsphinx") is None:
             raise EncoderUnavailable("the pocketsphinx ASR needs the pocketsphinx package")
         from pocketsphinx import Decoder
 
-        options: dict[str, Any] = {"samprate": SAMPLE_RATE, "loglevel": "FATAL"}
+        options: dict[str, Any] = {
+            "samprate": SAMPLE_RATE,
+            "loglevel": "FATAL",
+            **self.search_options,
+        }
         if lm_path:
             options["lm"] = lm_path
         if dict_path:
@@ -128,12 +134,29 @@ class PocketsphinxAsr:
         return " ".join(hypothesis.hypstr.split()) if hypothesis is not None else ""
 
 
-ASR_ENGINES: dict[str, Callable[[], AsrEngine]] = {"pocketsphinx": PocketsphinxAsr}
+class FastPocketsphinxAsr(PocketsphinxAsr):
+    """PocketSphinx with narrower beams: about 3x faster, at a higher word error rate."""
+
+    name = "pocketsphinx-fast"
+    search_options = {
+        "maxhmmpf": 3000,
+        "maxwpf": 5,
+        "topn": 2,
+        "beam": 1e-40,
+        "wbeam": 1e-24,
+        "pbeam": 1e-40,
+    }
+
+
+ASR_ENGINES: dict[str, Callable[[], AsrEngine]] = {
+    "pocketsphinx": PocketsphinxAsr,
+    "pocketsphinx-fast": FastPocketsphinxAsr,
+}
 
 
 def available_asr_engines() -> list[str]:
     """Names of the ASR engines whose packages are installed."""
-    return ["pocketsphinx"] if importlib.util.find_spec("pocketsphinx") else []
+    return list(ASR_ENGINES) if importlib.util.find_spec("pocketsphinx") else []
 
 
 @functools.cache
