@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from activelearning import label_error_review, services
+from activelearning import label_error_review, media_processing, services
 
 # Training and rescoring are long: their own limits, above the global default.
 TRAINING_SOFT_LIMIT = 1800
@@ -76,3 +76,9 @@ def find_label_errors(policy_id: int) -> None:
     Re-running reopens nothing twice: an item already back in review is skipped.
     """
     label_error_review.label_errors_review(policy_id=policy_id)
+
+
+@shared_task(name="activelearning.process_media", ignore_result=True)
+def process_media(asset_id: int) -> None:
+    """OCR / ASR of one media asset (routed to the ``media`` queue)."""
+    media_processing.media_process(asset_id=asset_id)

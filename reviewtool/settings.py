@@ -209,7 +209,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 # Embedding is heavy (a GPU-capable worker in production); it has a queue of its own.
-CELERY_TASK_ROUTES = {"activelearning.embed_items": {"queue": "embedding"}}
+CELERY_TASK_ROUTES = {
+    "activelearning.embed_items": {"queue": "embedding"},
+    "activelearning.process_media": {"queue": "media"},
+}
 
 # The machine loop. Retrain a policy after this many new labels (0 turns the trigger off);
 # embed new items as they arrive; the text encoder ("" = the platform default).

@@ -24,7 +24,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$BIN/celery" -A reviewtool worker -l info --concurrency 1 --queues celery,embedding \
+"$BIN/celery" -A reviewtool worker -l info --concurrency 1 --queues celery,embedding,media \
   >>"$VAR_DIR/log/worker.log" 2>&1 &
 pids+=($!)
 "$BIN/celery" -A reviewtool beat -l info --schedule "$VAR_DIR/celerybeat-schedule" \

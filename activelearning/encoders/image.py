@@ -94,7 +94,10 @@ class RapidOcr:
     def __init__(self) -> None:
         if importlib.util.find_spec("rapidocr_onnxruntime") is None:
             raise EncoderUnavailable("rapidocr needs the rapidocr-onnxruntime package")
-        from rapidocr_onnxruntime import RapidOCR
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError as error:  # e.g. OpenCV without libGL on a slim image
+            raise EncoderUnavailable(f"rapidocr cannot load: {error}") from error
 
         self._engine: Any = RapidOCR()
 
