@@ -25,6 +25,7 @@ from labeling.models import (
     Retraction,
     Skip,
 )
+from labeling.services import ingest as ingest_module
 from reviewtool.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
 from tests.factories import PolicyFactory, UserFactory, make_items, make_queue
 
@@ -167,7 +168,7 @@ def test_ingest_is_idempotent_on_source_and_external_id(queue):
 
 def test_ingest_survives_a_concurrent_insert_of_the_same_items(queue, monkeypatch):
     # The race: between this batch's lookup and its insert, another request stores item "a".
-    original = services._ingest_once
+    original = ingest_module._ingest_once
     calls = []
 
     def racing(**kwargs):
@@ -179,7 +180,7 @@ def test_ingest_survives_a_concurrent_insert_of_the_same_items(queue, monkeypatc
             raise IntegrityError("duplicate key value violates item_unique_per_source")
         return original(**kwargs)
 
-    monkeypatch.setattr(services, "_ingest_once", racing)
+    monkeypatch.setattr(ingest_module, "_ingest_once", racing)
     result = services.items_ingest(
         queue=queue,
         items=[services.ItemInput(external_id="a"), services.ItemInput(external_id="b")],

@@ -1,0 +1,69 @@
+"""Shared steps of the services: the audit trail, slot bookkeeping, verdict checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+
+from labeling.models import (
+    AuditEvent,
+    Item,
+    Lease,
+    LeaseState,
+    Queue,
+)
+from labeling.tasks import refresh_queue_stats
+from reviewtool.exceptions import ValidationFailed
+
+
+def audit_record(
+    *, actor: Any, action: str, obj: Any, data: Mapping[str, Any] | None = None
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        action=action,
+        object_type=type(obj).__name__.lower(),
+        object_id=str(obj.pk),
+        data=dict(data or {}),
+    )
+
+
+def validate_verdicts(*, queue: Queue, verdicts: Mapping[str, str]) -> dict[str, str]:
+    policies = {policy.slug: policy for policy in queue.policies.all()}
+    errors: dict[str, str] = {}
+    if not isinstance(verdicts, Mapping):
+        raise ValidationFailed("verdicts must be an object {policy: label}.", {"fields": {}})
+    for slug in verdicts:
+        if slug not in policies:
+            errors[str(slug)] = "This queue does not review this policy."
+    for slug, policy in policies.items():
+        value = verdicts.get(slug)
+        if value is None:
+            errors[slug] = "A verdict is required."
+        elif value not in policy.labels:
+            errors[slug] = f"Must be one of {policy.labels}."
+    if errors:
+        raise ValidationFailed("Invalid verdicts.", {"fields": errors})
+    return {slug: str(verdicts[slug]) for slug in policies}
+
+
+def close_open_slots(item: Item) -> None:
+    # Slots of an item that needs no more reviews are closed so the next-item scan skips them.
+    Lease.objects.filter(item=item).exclude(state=LeaseState.DONE).update(
+        state=LeaseState.DONE, token=None, expires_at=None
+    )
+
+
+def release_slot(lease: Lease) -> None:
+    lease.state = LeaseState.OPEN
+    lease.reviewer = None
+    lease.token = None
+    lease.leased_at = None
+    lease.expires_at = None
+    lease.save(update_fields=["state", "reviewer", "token", "leased_at", "expires_at"])
+
+
+def after_commit_refresh(queue_id: int) -> None:
+    transaction.on_commit(lambda: refresh_queue_stats.delay(queue_id))
