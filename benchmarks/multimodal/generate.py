@@ -74,16 +74,16 @@ def render_meme(text: str, rng: random.Random) -> Image.Image:
     background = tuple(rng.randint(0, 255) for _ in range(3))
     style = rng.choice(("solid", "gradient", "noise"))
     if style == "solid":
-        image = Image.new("RGB", (width, height), background)  # type: ignore[arg-type]
+        image = Image.new("RGB", (width, height), background)
     else:
         base = np.full((height, width, 3), background, dtype=np.float32)
         if style == "gradient":
             other = np.array([rng.randint(0, 255) for _ in range(3)], dtype=np.float32)
             ramp = np.linspace(0, 0.5, height, dtype=np.float32)[:, None, None]
-            base = base * (1 - ramp) + other * ramp
+            base = (base * (1 - ramp) + other * ramp).astype(np.float32)
         else:
             noise = np.random.default_rng(rng.randint(0, 2**31)).normal(0, 18, base.shape)
-            base = base + noise
+            base = (base + noise).astype(np.float32)
         image = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
     fill = _contrast(background)  # type: ignore[arg-type]
     outline = rng.random() < 0.3
