@@ -23,8 +23,11 @@ from __future__ import annotations
 import functools
 import importlib.util
 import io
+import itertools
 import math
-from collections.abc import Callable
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -167,6 +170,79 @@ def get_asr_engine(name: str) -> AsrEngine:
     except KeyError:
         raise KeyError(f"unknown ASR engine {name!r}; known: {sorted(ASR_ENGINES)}") from None
     return factory()
+
+
+def _bundled_model_dir() -> Path:
+    import pocketsphinx
+
+    return Path(pocketsphinx.get_model_path()) / "en-us"
+
+
+def domain_language_model(
+    texts: Sequence[str], directory: Path, *, discount: float = 0.5
+) -> tuple[Path, Path]:
+    """Write a bigram ARPA language model of ``texts`` and its pronunciation dictionary.
+
+    A lever for PocketSphinx: a policy's labelled texts make the recogniser expect the words
+    and phrases of that domain. Only words with a pronunciation in the bundled dictionary are
+    kept (PocketSphinx has no letter-to-sound rules here); the others are dropped from the
+    sentences. Bigrams use absolute discounting with back-off to add-one unigrams.
+    Returns ``(lm_path, dict_path)`` for ``PocketsphinxAsr(lm_path=..., dict_path=...)``.
+    """
+    pronunciations: dict[str, list[str]] = {}
+    with (_bundled_model_dir() / "cmudict-en-us.dict").open(encoding="utf-8") as handle:
+        for line in handle:
+            word, _, phones = line.strip().partition(" ")
+            base = word.split("(")[0]
+            pronunciations.setdefault(base, []).append(f"{word} {phones}")
+    sentences = []
+    for text in texts:
+        words = [w for w in re.findall(r"[a-z']+", text.lower()) if w in pronunciations]
+        if words:
+            sentences.append(["<s>", *words, "</s>"])
+    unigrams: Counter[str] = Counter(w for sentence in sentences for w in sentence)
+    bigrams: Counter[tuple[str, str]] = Counter(
+        pair for sentence in sentences for pair in itertools.pairwise(sentence)
+    )
+    vocabulary = sorted(unigrams)
+    total = sum(count for word, count in unigrams.items() if word != "<s>")
+    p_unigram = {
+        word: (unigrams[word] + 1) / (total + len(vocabulary))
+        for word in vocabulary
+        if word != "<s>"
+    }
+    followers: dict[str, list[str]] = {}
+    for first, second in bigrams:
+        followers.setdefault(first, []).append(second)
+    lines_1, lines_2 = [], []
+    for word in vocabulary:
+        logp = -99.0 if word == "<s>" else math.log10(p_unigram[word])
+        if word in followers:
+            seen = followers[word]
+            context = sum(bigrams[(word, nxt)] for nxt in seen)
+            left_over = discount * len(seen) / context
+            denominator = 1 - sum(p_unigram[nxt] for nxt in seen)
+            alpha = math.log10(max(left_over / max(denominator, 1e-9), 1e-9))
+            lines_1.append(f"{logp:.4f} {word} {alpha:.4f}")
+            for nxt in seen:
+                probability = (bigrams[(word, nxt)] - discount) / context
+                lines_2.append(f"{math.log10(probability):.4f} {word} {nxt}")
+        else:
+            lines_1.append(f"{logp:.4f} {word}")
+    directory.mkdir(parents=True, exist_ok=True)
+    lm_path, dict_path = directory / "domain.lm", directory / "domain.dict"
+    lm_path.write_text(
+        "\\data\\\n"
+        f"ngram 1={len(lines_1)}\nngram 2={len(lines_2)}\n\n"
+        "\\1-grams:\n" + "\n".join(lines_1) + "\n\n"
+        "\\2-grams:\n" + "\n".join(lines_2) + "\n\n\\end\\\n",
+        encoding="utf-8",
+    )
+    entries = [
+        entry for word in vocabulary if word in pronunciations for entry in pronunciations[word]
+    ]
+    dict_path.write_text("\n".join(entries) + "\n", encoding="utf-8")
+    return lm_path, dict_path
 
 
 @functools.cache

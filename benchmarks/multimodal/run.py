@@ -19,6 +19,7 @@ PocketSphinx configuration.
 from __future__ import annotations
 
 import argparse
+import functools
 import html
 import json
 import os
@@ -34,7 +35,13 @@ import numpy as np
 from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 
-from activelearning.encoders.audio import AudioEncoder
+from activelearning.encoders.audio import (
+    SAMPLE_RATE,
+    AudioEncoder,
+    PocketsphinxAsr,
+    domain_language_model,
+    load_audio,
+)
 from activelearning.encoders.image import ImageEncoder
 from activelearning.encoders.tfidf import TfidfEncoder
 from activelearning.encoders.video import VideoEncoder
@@ -61,6 +68,11 @@ def edit_distance(reference: list[str] | str, hypothesis: list[str] | str) -> in
     return previous[-1]
 
 
+@functools.cache
+def _domain_engine(lm_path: str, dict_path: str) -> PocketsphinxAsr:
+    return PocketsphinxAsr(lm_path=lm_path, dict_path=dict_path)
+
+
 def _process_item(job: dict[str, Any]) -> dict[str, Any]:
     """Generate one item's media and analyse each modality (runs in a worker process)."""
     rng = random.Random(job["seed"])
@@ -84,6 +96,12 @@ def _process_item(job: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     result["asr_flite"] = audio_encoder.analyse(flite_wav).text
     result["audio_flite_s"] = time.perf_counter() - started
+    if job["domain_lm"]:
+        lm_path, dict_path = job["domain_lm"]
+        started = time.perf_counter()
+        domain = _domain_engine(lm_path, dict_path)
+        result["asr_flite_domain"] = domain.transcribe(load_audio(flite_wav), SAMPLE_RATE)
+        result["audio_flite_domain_s"] = time.perf_counter() - started
     started = time.perf_counter()
     video = video_encoder.analyse(mp4)
     result["video_s"] = time.perf_counter() - started
@@ -137,6 +155,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--asr-engine", default="pocketsphinx-fast")
     parser.add_argument("--other-asr-engine", default="pocketsphinx")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--no-domain-lm",
+        action="store_true",
+        help="skip the PocketSphinx run with a bigram LM of the training texts",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/multimodal.json"))
     args = parser.parse_args(argv)
@@ -166,6 +189,12 @@ def main(argv: list[str] | None = None) -> None:
 
     references = [displayable_text(texts[i]) for i in media_idx]
     with tempfile.TemporaryDirectory(prefix="mm-bench-") as folder:
+        domain_lm = None
+        if not args.no_domain_lm:
+            lm_path, dict_path = domain_language_model(
+                [texts[i] for i in train_idx], Path(folder) / "lm"
+            )
+            domain_lm = (str(lm_path), str(dict_path))
         jobs = [
             {
                 "index": int(i),
@@ -177,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
                 "other_ocr": args.other_ocr_engine,
                 "other_asr": args.other_asr_engine,
                 "compare": k < args.compare,
+                "domain_lm": domain_lm,
             }
             for k, i in enumerate(media_idx)
         ]
@@ -197,6 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     def mean(key: str, rows: list[dict[str, Any]]) -> float:
         return float(np.mean([row[key] for row in rows])) if rows else float("nan")
 
+    with_domain = all("asr_flite_domain" in r for r in results)
     report: dict[str, Any] = {
         "benchmark": "multimodal",
         "dataset": "davidson2017 (3 classes: hate, offensive, neither), tweets HTML-unescaped",
@@ -215,12 +246,20 @@ def main(argv: list[str] | None = None) -> None:
             "stratified_seed": args.seed,
             "media_test_class_counts": np.bincount(truth, minlength=3).tolist(),
         },
-        "engines": {"ocr": args.ocr_engine, "asr": args.asr_engine},
+        "engines": {
+            "ocr": args.ocr_engine,
+            "asr": args.asr_engine,
+            "domain_lm": "pocketsphinx (default beams) with a bigram LM + dictionary of the "
+            "training texts' words (activelearning.encoders.audio.domain_language_model)",
+        },
         "macro_f1": {
             "text": macro_f1([texts[i] for i in media_idx], truth),
             "image_ocr": macro_f1([r["ocr"] for r in results], truth),
             "audio_asr_espeak_ng": macro_f1([r["asr"] for r in results], truth),
             "audio_asr_flite": macro_f1([r["asr_flite"] for r in results], truth),
+            "audio_asr_flite_domain_lm": (
+                macro_f1([r["asr_flite_domain"] for r in results], truth) if with_domain else None
+            ),
             "video": macro_f1([r["video_text"] for r in results], truth),
             "text_on_text_only_test_set": text_f1_large,
         },
@@ -231,12 +270,16 @@ def main(argv: list[str] | None = None) -> None:
         "asr_wer": {
             "espeak_ng_speech": _wer(references, [r["asr"] for r in results]),
             "flite_speech": _wer(references, [r["asr_flite"] for r in results]),
+            "flite_speech_domain_lm": (
+                _wer(references, [r["asr_flite_domain"] for r in results]) if with_domain else None
+            ),
         },
         "seconds_per_item": {
             "generate_media": mean("generate_s", results),
             "image": mean("image_s", results),
             "audio_espeak_ng": mean("audio_s", results),
             "audio_flite": mean("audio_flite_s", results),
+            "audio_flite_domain_lm": mean("audio_flite_domain_s", results) if with_domain else None,
             "video": mean("video_s", results),
             "speech_duration_s_espeak_ng": mean("audio_seconds", results),
             "speech_duration_s_flite": mean("audio_flite_seconds", results),
@@ -274,6 +317,7 @@ def main(argv: list[str] | None = None) -> None:
                 "ocr": r["ocr"],
                 "asr_espeak_ng": r["asr"],
                 "asr_flite": r["asr_flite"],
+                "asr_flite_domain_lm": r.get("asr_flite_domain"),
             }
             for k, r in enumerate(results[:3])
         ],

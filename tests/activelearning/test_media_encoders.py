@@ -196,3 +196,20 @@ def test_state_round_trip_keeps_the_output():
     items = [MultimodalItem(text="awful people")]
     np.testing.assert_array_equal(restored.transform(items), encoder.transform(items))
     assert restored.version == encoder.version
+
+
+def test_a_domain_language_model_loads_into_pocketsphinx(tmp_path):
+    from activelearning.encoders.audio import PocketsphinxAsr, domain_language_model
+
+    lm_path, dict_path = domain_language_model(
+        ["you are awful", "have a nice day", "zzqx awful people"], tmp_path
+    )
+    arpa = lm_path.read_text()
+    assert "ngram 1=" in arpa and "\\2-grams:" in arpa
+    assert "zzqx" not in arpa  # no pronunciation in the bundled dictionary: dropped
+    assert "awful" in dict_path.read_text()
+    engine = PocketsphinxAsr(lm_path=str(lm_path), dict_path=str(dict_path))
+    tone = load_audio(_sine_wav(tmp_path / "tone.wav"))
+    transcript = engine.transcribe(tone, 16_000)
+    assert isinstance(transcript, str)
+    assert set(transcript.split()) <= {"you", "are", "awful", "have", "a", "nice", "day", "people"}
