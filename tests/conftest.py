@@ -22,9 +22,12 @@ def _celery_eager(settings):
     settings.REVIEWTOOL_TEXT_ENCODER = "tfidf"
     # Hashing test passwords with PBKDF2 costs about a second per test user.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    from django.core.cache import cache
+
     from reviewtool.celery import app
 
     app.conf.task_always_eager = True
+    cache.clear()  # debounce keys (queue statistics) must not leak from one test to the next
     yield
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 
 from labeling.models import (
@@ -65,5 +67,16 @@ def release_slot(lease: Lease) -> None:
     lease.save(update_fields=["state", "reviewer", "token", "leased_at", "expires_at"])
 
 
+# Queue counts are recounted at most once per this many seconds per queue (and per process):
+# a recount scans the queue, and a busy queue takes many decisions a second.
+STATS_DEBOUNCE_SECONDS = 5
+
+
 def after_commit_refresh(queue_id: int) -> None:
-    transaction.on_commit(lambda: refresh_queue_stats.delay(queue_id))
+    """After commit, schedule a recount of the queue unless one is already due shortly."""
+    transaction.on_commit(functools.partial(_schedule_refresh, queue_id))
+
+
+def _schedule_refresh(queue_id: int) -> None:
+    if cache.add(f"labeling:queue-stats:{queue_id}", 1, timeout=STATS_DEBOUNCE_SECONDS):
+        refresh_queue_stats.apply_async(args=(queue_id,), countdown=STATS_DEBOUNCE_SECONDS)
