@@ -200,9 +200,9 @@ def test_a_full_batch_of_long_texts_is_accepted(as_engineer, queue):
 
 
 def test_a_batch_over_the_body_limit_is_413(as_engineer, queue, monkeypatch):
-    from labeling.api import views
+    from labeling.api.views import items as item_views
 
-    monkeypatch.setattr(views, "BULK_BODY_LIMIT", 1000)
+    monkeypatch.setattr(item_views, "BULK_BODY_LIMIT", 1000)
     body = {"queue": "main", "items": [{"external_id": "a", "text": "y" * 2000}]}
     response = as_engineer.post("/api/v1/items/", body, format="json")
     assert response.status_code == 413
