@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.dispatch import receiver
 
-from labeling.signals import items_ingested, labels_resolved
+from labeling.signals import items_ingested, labels_resolved, media_attached
 from reviewtool.celery import enqueue
 
 
@@ -22,3 +22,10 @@ def _on_items_ingested(sender: Any, *, item_ids: list[int], **kwargs: Any) -> No
     if getattr(settings, "REVIEWTOOL_EMBED_ON_INGEST", True):
         for start in range(0, len(item_ids), 1000):
             enqueue("activelearning.embed_items", item_ids[start : start + 1000])
+
+
+@receiver(media_attached, dispatch_uid="activelearning.process_media")
+def _on_media_attached(sender: Any, *, asset_ids: list[int], **kwargs: Any) -> None:
+    if getattr(settings, "REVIEWTOOL_PROCESS_MEDIA", True):
+        for asset_id in asset_ids:
+            enqueue("activelearning.process_media", asset_id)

@@ -9,6 +9,7 @@ nothing behind: no file, no row.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from labeling import signals
 from labeling.media import MAX_AV_BYTES, MediaInfo, MediaRejected, media_inspect
 from labeling.models import Item, ItemMedia, MediaAsset, ReviewerPreference
 from labeling.services import audit_record
@@ -93,6 +95,11 @@ def media_attach(
                     action="item.media_attach",
                     obj=locked,
                     data={"sha256": [entry.info.sha256 for entry in checked]},
+                )
+                asset_ids = [link.asset_id for link in attached]
+                # The machine side extracts text (OCR, transcripts) on its media workers.
+                transaction.on_commit(
+                    functools.partial(signals.media_attached.send, Item, asset_ids=asset_ids)
                 )
         except BaseException:
             for path in placed:

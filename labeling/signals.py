@@ -9,3 +9,5 @@ from django.dispatch import Signal
 items_ingested = Signal()
 # kwargs: policy_id (int), label_ids (list[int])
 labels_resolved = Signal()
+# kwargs: asset_ids (list[int]) — media newly attached to an item, to be processed
+media_attached = Signal()

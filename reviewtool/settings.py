@@ -218,6 +218,8 @@ CELERY_TASK_ROUTES = {
 # embed new items as they arrive; the text encoder ("" = the platform default).
 REVIEWTOOL_RETRAIN_EVERY = env_int("REVIEWTOOL_RETRAIN_EVERY", 50)
 REVIEWTOOL_EMBED_ON_INGEST = env_bool("REVIEWTOOL_EMBED_ON_INGEST", default=True)
+# Extract text from newly attached media (OCR, speech to text) on the media workers.
+REVIEWTOOL_PROCESS_MEDIA = env_bool("REVIEWTOOL_PROCESS_MEDIA", default=True)
 REVIEWTOOL_TEXT_ENCODER = env_str("REVIEWTOOL_TEXT_ENCODER", "")
 REVIEWTOOL_PROMOTION_TOLERANCE = float(env_str("REVIEWTOOL_PROMOTION_TOLERANCE", "0.02"))
 REVIEWTOOL_MODEL_DIR = Path(env_str("REVIEWTOOL_MODEL_DIR", str(VAR_DIR / "models")))

@@ -18,6 +18,7 @@ def _celery_eager(settings):
     # The machine loop stays quiet in unit tests unless a test turns it on: no embedding on
     # ingest, no retrain trigger, and the fast TF-IDF encoder.
     settings.REVIEWTOOL_EMBED_ON_INGEST = False
+    settings.REVIEWTOOL_PROCESS_MEDIA = False
     settings.REVIEWTOOL_RETRAIN_EVERY = 0
     settings.REVIEWTOOL_TEXT_ENCODER = "tfidf"
     # Hashing test passwords with PBKDF2 costs about a second per test user.

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 from PIL import Image
 
-from activelearning import tasks
+from activelearning import media_processing, tasks
 from activelearning.media_processing import media_process
 from benchmarks.multimodal.generate import render_meme
 from labeling.models import MediaAsset, MediaKind, MediaStatus
@@ -77,3 +77,20 @@ def test_an_undecodable_file_marks_the_asset_failed(media_root):
 
 def test_process_media_runs_on_the_media_queue():
     assert django_settings.CELERY_TASK_ROUTES["activelearning.process_media"] == {"queue": "media"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attaching_media_to_an_item_queues_its_processing(media_root, settings, monkeypatch):
+    from labeling import media_services
+    from tests.factories import make_items, make_queue
+
+    settings.REVIEWTOOL_PROCESS_MEDIA = True
+    processed: list[int] = []
+    monkeypatch.setattr(
+        media_processing, "media_process", lambda *, asset_id, **_: processed.append(asset_id)
+    )
+    item = make_items(make_queue(slug="memes"), 1)[0]
+    png = _png(Image.new("RGB", (32, 32), "white"))
+    upload = media_services.MediaUpload(name="meme.png", stream=io.BytesIO(png))
+    attached = media_services.media_attach(item=item, uploads=[upload])
+    assert processed == [attached[0].asset_id]
