@@ -79,7 +79,7 @@ def service_env(var_dir: Path, **overrides: str) -> dict[str, str]:
     return env
 
 
-def manage(env: dict[str, str], *arguments: str) -> None:
+def manage(env: dict[str, str], *arguments: str) -> str:
     completed = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
         [sys.executable, "manage.py", *arguments],
         cwd=REPO_ROOT,
@@ -91,6 +91,7 @@ def manage(env: dict[str, str], *arguments: str) -> None:
     )
     if completed.returncode != 0:
         pytest.fail(f"manage.py {' '.join(arguments)} failed:\n{completed.stderr[-4000:]}")
+    return completed.stdout
 
 
 def run_driver(env: dict[str, str], *arguments: str) -> Any:

@@ -7,14 +7,12 @@ broker as the worker, so nothing runs eagerly or in-process.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import REPO_ROOT, celery_worker, service_env, wait_until
+from tests.integration.conftest import celery_worker, manage, service_env, wait_until
 
 SETUP = """
 from labeling import services
@@ -46,23 +44,8 @@ print(json.dumps({"runs": runs, "champion": champion, "scored": scored, "reranke
 """
 
 
-def shell(env: dict[str, str], code: str) -> str:
-    completed = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if completed.returncode != 0:
-        pytest.fail(f"manage.py shell failed:\n{completed.stderr[-4000:]}")
-    return completed.stdout
-
-
 def state(env: dict[str, str]) -> dict[str, Any]:
-    return dict(json.loads(shell(env, STATE).strip().splitlines()[-1]))
+    return dict(json.loads(manage(env, "shell", "-c", STATE).strip().splitlines()[-1]))
 
 
 @pytest.mark.integration
@@ -76,18 +59,9 @@ def test_a_retrain_on_a_real_worker_promotes_rescores_and_reranks(
         REVIEWTOOL_TEXT_ENCODER="tfidf",
         REVIEWTOOL_RETRAIN_EVERY="0",
     )
-    shell(env, SETUP)
+    manage(env, "shell", "-c", SETUP)
     with celery_worker(env, tmp_path / "worker.log"):
-        queued = subprocess.run(
-            [sys.executable, "manage.py", "retrain", "spam"],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        assert "queued" in queued.stdout
+        assert "queued" in manage(env, "retrain", "spam")
         final = wait_until(
             lambda: (lambda s: s if s["reranked"] else None)(state(env)),
             timeout=180,
