@@ -3,10 +3,19 @@
 Pretrained encoders (MiniLM) give the same vector for the same text forever, so their output is
 stored per (item, encoder version) and reused by every training run and rescore. Fitted encoders
 (TF-IDF) depend on a model version's vocabulary and are computed from the text each time.
+
+The multimodal encoder needs items, not texts: ``item_analyses`` builds each item's analysis from
+its text and attached media files. Where the media workers already stored an asset's extracted
+text (status ``ready``), images and audio reuse it and only the cheap visual/acoustic signals are
+computed, so training does not redo OCR or ASR; video (keyframe OCR + soundtrack) and media not
+yet processed are analysed in full. A file that cannot be decoded is left out of its item (the
+item keeps its text and any other media). Text inside the multimodal encoder goes through its text
+encoder directly, not through the Embedding table.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Self
 
@@ -14,9 +23,16 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from activelearning.encoders import Encoder, FusionEncoder
+from activelearning.encoders import Encoder, FusionEncoder, MultimodalLoopEncoder
+from activelearning.encoders.audio import AudioAnalysis, acoustic_statistics, load_audio
 from activelearning.encoders.base import FloatMatrix, ProgressCallback
+from activelearning.encoders.image import ImageAnalysis, load_image, visual_signals
+from activelearning.encoders.multimodal import ItemAnalysis
+from activelearning.encoders.video import VideoAnalysis
 from activelearning.models import Embedding
+from labeling.media_selectors import ItemMediaFile, media_paths_for_items
+
+logger = logging.getLogger(__name__)
 
 ItemText = tuple[int, str]
 EMBED_BATCH = 256
@@ -118,7 +134,10 @@ def feature_matrix(*, encoder: Encoder, items: Sequence[ItemText]) -> Any:
 
     Pretrained blocks read the Embedding table (and store what was missing); fitted blocks are
     computed from the text. Fusion keeps TF-IDF sparse, as the text model was measured with.
+    The multimodal encoder encodes each item's analysis (text and media, see ``item_analyses``).
     """
+    if isinstance(encoder, MultimodalLoopEncoder):
+        return encoder.encode_analyses(item_analyses(encoder=encoder, items=items))
     blocks = encoder.encoders if isinstance(encoder, FusionEncoder) else [encoder]
     views: list[Encoder] = []
     for block in blocks:
@@ -136,3 +155,51 @@ def feature_matrix(*, encoder: Encoder, items: Sequence[ItemText]) -> Any:
     if transform_features is not None:
         return sp.csr_matrix(transform_features(texts), dtype=np.float32)
     return views[0].transform(texts)
+
+
+def encoder_fit(*, encoder: Encoder, items: Sequence[ItemText]) -> None:
+    """Fit ``encoder`` on ``items`` (the multimodal encoder also on their OCR text/transcripts)."""
+    if isinstance(encoder, MultimodalLoopEncoder):
+        encoder.fit_analyses(item_analyses(encoder=encoder, items=items))
+    else:
+        encoder.fit([text for _, text in items])
+
+
+def item_analyses(
+    *, encoder: MultimodalLoopEncoder, items: Sequence[ItemText]
+) -> list[ItemAnalysis]:
+    """Each item's text and analysed media, in the order of ``items``."""
+    media = media_paths_for_items([item_id for item_id, _ in items])
+    return [_analysis(encoder, text, media.get(item_id, [])) for item_id, text in items]
+
+
+def _analysis(
+    encoder: MultimodalLoopEncoder, text: str, files: list[ItemMediaFile]
+) -> ItemAnalysis:
+    multimodal = encoder.multimodal
+    images: list[ImageAnalysis] = []
+    audio: list[AudioAnalysis] = []
+    video: list[VideoAnalysis] = []
+    for media in files:
+        try:
+            if media.kind == "image":
+                if media.ready_text is None:
+                    images.append(multimodal.image_encoder.analyse(media.path))
+                else:
+                    nsfw = multimodal.image_encoder.nsfw
+                    visual = visual_signals(load_image(media.path), nsfw=nsfw)
+                    images.append(ImageAnalysis(text=media.ready_text, visual=visual))
+            elif media.kind == "audio":
+                if media.ready_text is None:
+                    audio.append(multimodal.audio_encoder.analyse(media.path))
+                else:
+                    acoustic = acoustic_statistics(load_audio(media.path))
+                    audio.append(AudioAnalysis(text=media.ready_text, acoustic=acoustic))
+            elif media.kind == "video":
+                video.append(multimodal.video_encoder.analyse(media.path))
+        except Exception:
+            # Hostile or missing files must not fail a training run or a rescore.
+            logger.warning(
+                "media file %s (%s) left out: cannot be analysed", media.path, media.kind
+            )
+    return ItemAnalysis(text=text, images=images, audio=audio, video=video)

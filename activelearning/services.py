@@ -20,8 +20,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from activelearning import artifacts, strategies
-from activelearning.encoders import Encoder, default_text_encoder_name, get_encoder
-from activelearning.features import ItemText, embeddings_store, feature_matrix
+from activelearning.encoders import (
+    Encoder,
+    default_text_encoder_name,
+    get_encoder,
+    multimodal_encoder,
+)
+from activelearning.features import ItemText, embeddings_store, encoder_fit, feature_matrix
 from activelearning.loop import bootstrap_committee
 from activelearning.models import (
     Champion,
@@ -33,6 +38,7 @@ from activelearning.models import (
     TrainingRun,
 )
 from activelearning.training import TextClassifierHead, TrainingRefused, train_policy_model
+from labeling import media_selectors
 from labeling import selectors as labeling_selectors
 from labeling import services as labeling_services
 from labeling.models import Item, Label, Policy, Queue
@@ -140,10 +146,10 @@ def _train_candidate(run: TrainingRun) -> ModelVersion:
     examples = labeling_selectors.labeled_examples(policy=policy)
     _log(run, f"{len(examples)} labels", progress=0.05)
     _refuse_untrainable(policy=policy, values=[value for _, _, value in examples])
-    encoder = get_encoder(_encoder_name(policy))
+    encoder = _encoder_for(policy)
     items: list[ItemText] = [(item_id, text) for item_id, text, _ in examples]
     if encoder.requires_fit:
-        encoder.fit([text for _, text in items])
+        encoder_fit(encoder=encoder, items=items)
     _log(run, f"encoding with {encoder.name}", progress=0.15)
     features = feature_matrix(encoder=encoder, items=items)
     _log(run, f"training on {features.shape[0]} x {features.shape[1]}", progress=0.5)
@@ -174,8 +180,40 @@ def _refuse_untrainable(*, policy: Policy, values: Sequence[str]) -> None:
         )
 
 
-def _encoder_name(policy: Policy) -> str:
+def _text_encoder_name() -> str:
     return str(getattr(settings, "REVIEWTOOL_TEXT_ENCODER", "") or default_text_encoder_name())
+
+
+def _encoder_name(policy: Policy) -> str:
+    """``"multimodal"`` when an item of the policy's queues carries media, else the text encoder.
+
+    ``REVIEWTOOL_MULTIMODAL = False`` keeps media policies on the text encoder alone;
+    ``REVIEWTOOL_TEXT_ENCODER`` names the text encoder (inside the multimodal one too).
+    """
+    text_name = _text_encoder_name()
+    if text_name == "multimodal":
+        return text_name
+    if getattr(settings, "REVIEWTOOL_MULTIMODAL", True) and media_selectors.policy_has_media(
+        policy
+    ):
+        return "multimodal"
+    return text_name
+
+
+def _encoder_for(policy: Policy) -> Encoder:
+    """A new, unfitted encoder for the policy's next model (see ``_encoder_name``)."""
+    name = _encoder_name(policy)
+    if name != "multimodal":
+        return get_encoder(name)
+    text_name = _text_encoder_name()
+    text_encoder = get_encoder(
+        default_text_encoder_name() if text_name == "multimodal" else text_name
+    )
+    return multimodal_encoder(
+        text_encoder,
+        ocr_engine=getattr(settings, "REVIEWTOOL_OCR_ENGINE", "") or None,
+        asr_engine=getattr(settings, "REVIEWTOOL_ASR_ENGINE", "") or "pocketsphinx",
+    )
 
 
 def _register(*, run: TrainingRun, encoder: Encoder, result: Any, label_total: int) -> ModelVersion:

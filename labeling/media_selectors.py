@@ -3,19 +3,23 @@ reviewer's exposure to media today (for graphic policies' daily budgets)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from labeling.media_services import media_file
 from labeling.models import (
     Decision,
     DecisionKind,
     Item,
     ItemMedia,
     MediaAsset,
+    MediaStatus,
     Policy,
     Queue,
     ReviewerPreference,
@@ -127,3 +131,42 @@ def exposure_today(*, now: datetime | None = None) -> list[ExposureRow]:
             )
         )
     return result
+
+
+# --- media of items, for the machine side -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemMediaFile:
+    """One attached file as the machine side reads it: kind, path on disk, and the extracted text
+    (OCR, transcript) when the media workers have stored it (``None`` while not ready)."""
+
+    kind: str
+    path: Path
+    ready_text: str | None
+
+
+def media_paths_for_items(item_ids: Sequence[int]) -> dict[int, list[ItemMediaFile]]:
+    """The media files of ``item_ids`` in display order; items without media are absent."""
+    rows = (
+        ItemMedia.objects.filter(item_id__in=list(item_ids))
+        .select_related("asset")
+        .order_by("item_id", "position")
+    )
+    result: dict[int, list[ItemMediaFile]] = {}
+    for link in rows:
+        asset = link.asset
+        ready = asset.status == MediaStatus.READY
+        result.setdefault(link.item_id, []).append(
+            ItemMediaFile(
+                kind=asset.kind,
+                path=media_file(asset),
+                ready_text=asset.extracted_text if ready else None,
+            )
+        )
+    return result
+
+
+def policy_has_media(policy: Policy) -> bool:
+    """Whether any item of a queue judging ``policy`` carries media (one EXISTS query)."""
+    return ItemMedia.objects.filter(item__queue__policies=policy).exists()

@@ -5,12 +5,15 @@
 - ``"tfidf"``: word + char TF-IDF (dense SVD projection from ``transform``); needs no torch.
 - ``"minilm"``: frozen all-MiniLM-L6-v2 (384 dims); needs torch + sentence-transformers.
 - ``"fusion"``: MiniLM ⊕ TF-IDF, the default text encoder where MiniLM is available.
+- ``"multimodal"``: text + image + audio + video blocks around the default text encoder
+  (``multimodal_encoder`` builds one around any text encoder).
 """
 
 from __future__ import annotations
 
 import importlib.util
 
+from activelearning.encoders.audio import AudioEncoder
 from activelearning.encoders.base import (
     Encoder,
     EncoderNotFitted,
@@ -20,7 +23,10 @@ from activelearning.encoders.base import (
     encoder_class,
 )
 from activelearning.encoders.fusion import FusionEncoder
+from activelearning.encoders.image import ImageEncoder, default_ocr_engine_name
 from activelearning.encoders.minilm import MiniLMEncoder
+from activelearning.encoders.multimodal import MultimodalEncoder
+from activelearning.encoders.multimodal_loop import MultimodalLoopEncoder
 from activelearning.encoders.tfidf import TfidfEncoder
 
 __all__ = [
@@ -30,6 +36,7 @@ __all__ = [
     "FloatMatrix",
     "FusionEncoder",
     "MiniLMEncoder",
+    "MultimodalLoopEncoder",
     "ProgressCallback",
     "TfidfEncoder",
     "available_encoder_names",
@@ -37,6 +44,7 @@ __all__ = [
     "encoder_class",
     "get_encoder",
     "minilm_available",
+    "multimodal_encoder",
 ]
 
 FUSION_MINILM_WEIGHT = 1.0
@@ -75,4 +83,32 @@ def get_encoder(name: str) -> Encoder:
             [MiniLMEncoder(), TfidfEncoder()],
             weights=[FUSION_MINILM_WEIGHT, FUSION_TFIDF_WEIGHT],
         )
-    raise KeyError(f"unknown encoder {name!r}; known: tfidf, minilm, fusion")
+    if name == "multimodal":
+        return multimodal_encoder(get_encoder(default_text_encoder_name()))
+    raise KeyError(f"unknown encoder {name!r}; known: tfidf, minilm, fusion, multimodal")
+
+
+def multimodal_encoder(
+    text_encoder: Encoder,
+    *,
+    ocr_engine: str | None = None,
+    asr_engine: str = "pocketsphinx",
+    nsfw: bool = False,
+) -> MultimodalLoopEncoder:
+    """A new multimodal encoder around ``text_encoder``.
+
+    ``ocr_engine`` ``None`` picks the default engine; where none is installed the name
+    ``"tesseract"`` is recorded and only items whose images still need OCR fail.
+    """
+    if ocr_engine is None:
+        try:
+            ocr_engine = default_ocr_engine_name()
+        except EncoderUnavailable:
+            ocr_engine = "tesseract"
+    return MultimodalLoopEncoder(
+        MultimodalEncoder(
+            text_encoder,
+            image_encoder=ImageEncoder(ocr_engine=ocr_engine, nsfw=nsfw),
+            audio_encoder=AudioEncoder(asr_engine=asr_engine),
+        )
+    )
