@@ -10,7 +10,18 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 
-from labeling.models import Decision, Item, ItemStatus, Label, Lease, Policy, Queue, Roles
+from labeling.models import (
+    Decision,
+    Item,
+    ItemMedia,
+    ItemStatus,
+    Label,
+    Lease,
+    MediaAsset,
+    Policy,
+    Queue,
+    Roles,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +35,7 @@ def demo_settings(settings, tmp_path):
     settings.REVIEWTOOL_DATASETS = tmp_path / "datasets"
     settings.REVIEWTOOL_DATASETS.mkdir()
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = tmp_path / "media"
     return settings
 
 
@@ -36,7 +48,17 @@ def load_demo(*args):
 def counts():
     return {
         model.__name__: model.objects.count()
-        for model in (get_user_model(), Policy, Queue, Item, Lease, Label, Decision)
+        for model in (
+            get_user_model(),
+            Policy,
+            Queue,
+            Item,
+            Lease,
+            Label,
+            Decision,
+            MediaAsset,
+            ItemMedia,
+        )
     }
 
 
@@ -141,3 +163,19 @@ def test_with_datasets_it_imports_history_and_pending_tweets(demo_settings):
     assert messages_loaded.count() == 30
     assert set(messages_loaded.values_list("source", flat=True)) == {"sms"}
     assert messages_loaded.get(external_id="1").text == "message \u20190"
+
+
+def test_the_memes_queue_mixes_text_image_audio_and_video_items(demo_settings):
+    load_demo()
+
+    memes = Queue.objects.get(slug="memes")
+    assert [p.slug for p in memes.policies.all()] == ["spam"]
+    assert memes.items.count() == 12
+    kinds = sorted(
+        ItemMedia.objects.filter(item__queue=memes).values_list("asset__kind", flat=True)
+    )
+    assert kinds == ["audio"] + ["image"] * 6 + ["video"]
+    assert memes.items.filter(media__isnull=True).count() == 4
+    for asset in MediaAsset.objects.all():
+        assert (demo_settings.MEDIA_ROOT / asset.storage_path).is_file()
+        assert len(asset.sha256) == 64

@@ -1,27 +1,39 @@
-"""``manage.py load_demo``: demo accounts, three policies, two queues and items to review.
+"""``manage.py load_demo``: demo accounts, three policies, three queues and items to review.
 
 Idempotent: a re-run adds nothing and prints the same logins. Passwords are generated on the
 first run and kept in ``VAR_DIR/demo_logins.json`` (mode 600), never written in code.
+The ``memes`` queue (spam policy) mixes text-only items with generated meme images, a short
+WAV tone and a one-second MP4, attached through ``media_attach`` (validated and hashed like any
+upload); the media workers extract their text, and the spam model then trains on them with the
+multimodal encoder.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
 import secrets
+import struct
+import wave
 from pathlib import Path
 from typing import Any
 
+import av
+import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from PIL import Image, ImageDraw, ImageFont
 
 from labeling import services
 from labeling.importers import DAVIDSON_LABELS, SMS_LABELS, ImportFormat
 from labeling.imports import ImportSpec, items_import_file
-from labeling.models import DEFAULT_LABELS, Policy, Queue, Roles
+from labeling.media_services import MediaUpload, media_attach
+from labeling.models import DEFAULT_LABELS, Item, Policy, Queue, Roles
 from reviewtool.exceptions import ApplicationError
 
 DEMO_USERS = (
@@ -182,6 +194,7 @@ class Command(BaseCommand):
                 queues = _demo_queues(policies, users)
             self._load_tweets(queues["tweets"], rows=options["davidson_rows"])
             self._load_messages(queues["spam-check"])
+            _load_memes(queues["memes"])
         except ApplicationError as error:
             raise CommandError(error.message) from error
         for queue in queues.values():
@@ -289,7 +302,106 @@ def _demo_queues(policies: dict[str, Policy], users: dict[str, Any]) -> dict[str
         blind=True,
         reviewers=reviewers,
     )
-    return {"tweets": tweets, "spam-check": spam_check}
+    memes = Queue.objects.filter(slug="memes").first() or services.queue_create(
+        slug="memes", name="Memes", policies=[policies["spam"]], reviewers=reviewers
+    )
+    return {"tweets": tweets, "spam-check": spam_check, "memes": memes}
+
+
+# (external id, item text, attached media: "image:<caption>", "audio" or "video", or None).
+MEME_ITEMS: tuple[tuple[str, str, str | None], ...] = (
+    ("meme-1", "", "image:WIN A FREE PHONE! TEXT WIN TO 80080"),
+    ("meme-2", "look at this", "image:CLAIM YOUR PRIZE NOW"),
+    ("meme-3", "", "image:CHEAP LOANS NO CREDIT CHECK"),
+    ("meme-4", "lol mondays", "image:WHEN THE COFFEE KICKS IN"),
+    ("meme-5", "", "image:ME WAITING FOR THE BUS"),
+    ("meme-6", "so true", "image:CATS RULE THE HOUSE"),
+    ("meme-7", "voice note", "audio"),
+    ("meme-8", "clip from the party", "video"),
+    ("meme-9", "Free entry to our weekly draw! Text WIN to 80080.", None),
+    ("meme-10", "URGENT: verify your account at http://example.invalid", None),
+    ("meme-11", "Dinner on Saturday? Bring the photos", None),
+    ("meme-12", "<img src=x onerror=alert(1)> meme caption", None),
+)
+
+
+def _load_memes(queue: Queue) -> None:
+    """Ingest the meme items; media go only on newly created items (so a re-run adds none)."""
+    created = services.items_ingest(
+        queue=queue,
+        items=[
+            services.ItemInput(external_id=external_id, text=text)
+            for external_id, text, _ in MEME_ITEMS
+        ],
+        source="demo-memes",
+    ).created
+    media = {external_id: spec for external_id, _, spec in MEME_ITEMS}
+    for item in created:
+        spec = media.get(item.external_id)
+        if spec is not None:
+            _attach(item, spec)
+
+
+def _attach(item: Item, spec: str) -> None:
+    if spec.startswith("image:"):
+        name, data = "meme.png", _meme_png(spec.removeprefix("image:"))
+    elif spec == "audio":
+        name, data = "voice.wav", _tone_wav()
+    else:
+        name, data = "clip.mp4", _clip_mp4()
+    media_attach(item=item, uploads=[MediaUpload(name=name, stream=io.BytesIO(data))])
+
+
+def _meme_png(caption: str) -> bytes:
+    """A 480x270 meme: dark caption on a light background, Pillow's default font."""
+    image = Image.new("RGB", (480, 270), (250, 245, 225))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=30)
+    words, lines, line = caption.split(), [], ""
+    for word in words:
+        if line and draw.textlength(f"{line} {word}", font=font) > 440:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    for number, text in enumerate(lines):
+        draw.text((20, 40 + 45 * number), text, fill=(20, 20, 20), font=font)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _tone_wav(seconds: float = 1.0, rate: int = 8000) -> bytes:
+    """A one-second 440 Hz tone (mono, 16-bit)."""
+    samples = (
+        int(8000 * math.sin(2 * math.pi * 440 * index / rate))
+        for index in range(int(seconds * rate))
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"".join(struct.pack("<h", sample) for sample in samples))
+    return buffer.getvalue()
+
+
+def _clip_mp4(frames: int = 10) -> bytes:
+    """One second of a 64x64 colour sweep, H.264 (no sound)."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream: Any = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for index in range(frames):
+            colour = (25 * index, 120, 255 - 25 * index)
+            pixels = np.full((64, 64, 3), colour, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
 
 
 def _sample_posts() -> list[str]:
