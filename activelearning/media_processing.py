@@ -21,7 +21,7 @@ from django.db import transaction
 from activelearning.encoders.audio import AudioEncoder
 from activelearning.encoders.image import ImageEncoder
 from activelearning.encoders.video import VideoEncoder
-from labeling.media_services import media_file
+from labeling.media_selectors import media_file
 from labeling.models import MediaAsset, MediaKind, MediaStatus
 
 logger = logging.getLogger(__name__)

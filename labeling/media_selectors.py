@@ -9,10 +9,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from labeling.media_services import media_file
 from labeling.models import (
     Decision,
     DecisionKind,
@@ -26,6 +26,15 @@ from labeling.models import (
 )
 from labeling.roles import sees_all_queues
 from labeling.selectors import items_for_user
+
+
+def media_root() -> Path:
+    return Path(settings.MEDIA_ROOT)
+
+
+def media_file(asset: MediaAsset) -> Path:
+    """Where an asset's bytes are stored (content-addressed under MEDIA_ROOT)."""
+    return media_root() / asset.storage_path
 
 
 def media_asset_for_user(user: Any, sha256: str) -> MediaAsset | None:

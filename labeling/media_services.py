@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from labeling import signals
 from labeling.media import MAX_AV_BYTES, MediaInfo, MediaRejected, media_inspect
+from labeling.media_selectors import media_root
 from labeling.models import Item, ItemMedia, MediaAsset, ReviewerPreference
 from labeling.services import audit_record
 from reviewtool.exceptions import ValidationFailed
@@ -50,16 +50,8 @@ class _Checked:
     info: MediaInfo
 
 
-def media_root() -> Path:
-    return Path(settings.MEDIA_ROOT)
-
-
 def storage_path_of(sha256: str) -> str:
     return f"{sha256[:2]}/{sha256}"
-
-
-def media_file(asset: MediaAsset) -> Path:
-    return media_root() / asset.storage_path
 
 
 def media_attach(

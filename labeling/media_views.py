@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from labeling import selectors
 from labeling.media import EXTENSIONS
-from labeling.media_selectors import exposure_today, item_media, media_asset_for_user
-from labeling.media_services import MediaUpload, media_attach, media_file
+from labeling.media_selectors import exposure_today, item_media, media_asset_for_user, media_file
+from labeling.media_services import MediaUpload, media_attach
 from labeling.roles import DATA_WRITER_ROLES, can_see_quality, has_any_role
 from reviewtool.exceptions import ApplicationError
 
