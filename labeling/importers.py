@@ -4,7 +4,8 @@ Pure reading, no database: a parser turns a file into a stream of ``Record`` (on
 label and per-class vote counts) and ``RowError`` (what is wrong, at which physical line). Files
 are read line by line in binary, so memory stays flat however large the file is, a line longer
 than ``MAX_LINE_BYTES`` is reported rather than loaded, and every byte read is reported to a
-progress callback. ``records_check`` is the validation pass over such a stream.
+progress callback. The validation pass over such a stream is
+``labeling.import_check.records_check``.
 """
 
 from __future__ import annotations
@@ -525,80 +526,3 @@ def _sms_records(stream: BinaryIO, *, progress: ProgressCallback | None) -> Iter
                 text=html.unescape(c1_repair(message)),
                 label=label,
             )
-
-
-# --- the validation pass -------------------------------------------------------------------------
-
-
-@dataclass
-class CheckReport:
-    """What a validation pass found: counts, the distinct labels and the first errors."""
-
-    rows: int = 0
-    labeled_rows: int = 0
-    # Distinct label values in order of first appearance (labels and vote labels).
-    labels: list[str] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    error_count: int = 0
-
-    def add_error(self, error: RowError) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(error)
-
-    @property
-    def ok(self) -> bool:
-        return self.error_count == 0
-
-    def error_lines(self) -> list[str]:
-        text = [f"line {error.line}: {error.message}" for error in self.errors]
-        if self.error_count > len(self.errors):
-            text.append(f"and {self.error_count - len(self.errors)} more")
-        return text
-
-
-def records_check(
-    parsed: Iterable[Parsed], *, allowed_labels: Sequence[str] | None, with_labels: bool = True
-) -> CheckReport:
-    """Validate a record stream: collect errors, reject duplicate ids and unknown labels.
-
-    ``allowed_labels`` is the label set of an existing policy (None: any label, the set is being
-    collected). Only the ids are kept in memory, not the rows.
-    """
-    report = CheckReport()
-    first_line_of: dict[str, int] = {}
-    seen_labels: dict[str, None] = {}
-    allowed = set(allowed_labels) if allowed_labels is not None else None
-    for entry in parsed:
-        if isinstance(entry, RowError):
-            report.add_error(entry)
-            continue
-        report.rows += 1
-        if entry.external_id in first_line_of:
-            report.add_error(
-                RowError(
-                    entry.line,
-                    f"duplicate id {entry.external_id!r} "
-                    f"(first seen on line {first_line_of[entry.external_id]})",
-                )
-            )
-            continue
-        first_line_of[entry.external_id] = entry.line
-        if not with_labels:
-            continue
-        used = [*entry.votes, *([entry.label] if entry.label else [])]
-        unknown = sorted({value for value in used if allowed is not None and value not in allowed})
-        if unknown:
-            report.add_error(
-                RowError(
-                    entry.line,
-                    f"unknown label(s) {', '.join(map(repr, unknown))}; "
-                    f"the policy allows {', '.join(map(repr, allowed_labels or []))}",
-                )
-            )
-            continue
-        if entry.label:
-            report.labeled_rows += 1
-        seen_labels.update(dict.fromkeys(used))
-    report.labels = list(seen_labels)
-    return report

@@ -20,16 +20,15 @@ from typing import Any
 from django.db import transaction
 
 from labeling import services
+from labeling.import_check import CheckReport, records_check
 from labeling.importers import (
     PRESET_LABELS,
-    CheckReport,
     FieldMap,
     ImportFormat,
     Parsed,
     ProgressCallback,
     Record,
     RowError,
-    records_check,
     records_read,
 )
 from labeling.media import MediaRejected, media_inspect

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from labeling.import_check import records_check
 from labeling.importers import (
     MAX_LINE_BYTES,
     FieldMap,
@@ -13,7 +14,6 @@ from labeling.importers import (
     Record,
     RowError,
     c1_repair,
-    records_check,
     records_read,
 )
 
