@@ -8,17 +8,23 @@ cannot run script in the application's origin.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import get_conditional_response
+from django.utils.http import quote_etag
 from django.views.decorators.http import require_GET, require_http_methods
 
 from labeling import selectors
+from labeling.http_ranges import FileSlice, Unsatisfiable, parse_range
 from labeling.media import EXTENSIONS
 from labeling.media_selectors import exposure_today, item_media, media_asset_for_user, media_file
 from labeling.media_services import MediaUpload, media_attach
+from labeling.models import MediaAsset
 from labeling.roles import DATA_WRITER_ROLES, can_see_quality, has_any_role
 from reviewtool.exceptions import ApplicationError
 
@@ -30,7 +36,12 @@ MEDIA_CSP = "default-src 'none'; sandbox"
 
 @require_GET
 @login_required
-def media_serve(request: HttpRequest, sha256: str) -> FileResponse:
+def media_serve(request: HttpRequest, sha256: str) -> HttpResponseBase:
+    """The file, a byte range of it (RFC 9110 single ranges, so players can seek), or 304/416.
+
+    Access is checked first: a user who may not see the asset gets the same 404 whatever
+    conditional or range headers they send. Every answer carries the same inert headers.
+    """
     asset = media_asset_for_user(request.user, sha256.lower())
     if asset is None:
         raise Http404("No such media.")
@@ -38,15 +49,50 @@ def media_serve(request: HttpRequest, sha256: str) -> FileResponse:
     if not path.is_file():
         raise Http404("No such media.")
     mime = asset.mime if asset.mime in SERVABLE_TYPES else "application/octet-stream"
+    # Content-addressed: the SHA-256 names these exact bytes, so it is a strong validator.
+    etag = quote_etag(asset.sha256)
+    response = get_conditional_response(request, etag=etag) or _media_body(
+        request, path, mime=mime, etag=etag
+    )
+    _make_inert(response, asset=asset, mime=mime, etag=etag)
+    return response
+
+
+def _media_body(request: HttpRequest, path: Path, *, mime: str, etag: str) -> HttpResponseBase:
+    size = path.stat().st_size
+    wanted = parse_range(request.headers.get("Range"), size)
+    if wanted is not None and not _if_range_holds(request, etag):
+        wanted = None  # the client's partial copy is of other bytes: send them all
+    if wanted is None:
+        return FileResponse(path.open("rb"), content_type=mime)
+    if isinstance(wanted, Unsatisfiable):
+        refusal = HttpResponse(status=416, content_type=mime)
+        refusal["Content-Range"] = wanted.content_range(size)
+        return refusal
+    part = FileSlice(path.open("rb"), offset=wanted.first, length=wanted.length)
+    response = FileResponse(part, status=206, content_type=mime)
+    response["Content-Length"] = str(wanted.length)
+    response["Content-Range"] = wanted.content_range(size)
+    return response
+
+
+def _if_range_holds(request: HttpRequest, etag: str) -> bool:
+    """If-Range needs a strong match (RFC 9110 section 13.1.5); a date never matches, as no
+    Last-Modified is sent, and neither does a weak tag."""
+    validator = request.headers.get("If-Range")
+    return validator is None or validator.strip() == etag
+
+
+def _make_inert(response: HttpResponseBase, *, asset: MediaAsset, mime: str, etag: str) -> None:
     extension = EXTENSIONS.get(mime, "bin")
     disposition = "inline" if mime.startswith(INLINE_PREFIXES) else "attachment"
-    response = FileResponse(path.open("rb"), content_type=mime)
     response["Content-Disposition"] = f'{disposition}; filename="{asset.sha256}.{extension}"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = MEDIA_CSP
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     response["Cache-Control"] = "private, max-age=3600"
-    return response
+    response["Accept-Ranges"] = "bytes"
+    response["ETag"] = etag
 
 
 @require_http_methods(["GET", "POST"])

@@ -132,3 +132,109 @@ def test_the_upload_page_stores_files_and_reports_refusals(queue, lead):
     response = client.post(f"/items/{item.pk}/media/", {"files": [bad]}, follow=True)
     assert b"evil.png: The file is markup" in response.content
     assert item.media.count() == 1
+
+
+# --- byte ranges and validators -----------------------------------------------------------------
+
+INERT_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Accept-Ranges": "bytes",
+}
+
+
+def _body(response) -> bytes:
+    if response.streaming:
+        return b"".join(response.streaming_content)
+    return response.content
+
+
+def _assert_inert(response, sha: str) -> None:
+    for header, value in INERT_HEADERS.items():
+        assert response[header] == value, header
+    assert response["Content-Disposition"] == f'inline; filename="{sha}.wav"'
+    assert response["ETag"] == f'"{sha}"'
+
+
+def test_a_full_answer_advertises_ranges_and_a_strong_etag(stored, reviewer):
+    response = _client(reviewer).get(f"/media/{stored['audio']}/")
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(samples.wav_bytes()))
+    assert "Content-Range" not in response
+    _assert_inert(response, stored["audio"])
+    assert response["Content-Type"] == "audio/wav"
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [("bytes=10-109", 10, 109), ("bytes=100-", 100, None), ("bytes=-64", -64, None)],
+)
+def test_a_range_gets_206_with_exactly_those_bytes(stored, reviewer, header, first, last):
+    data = samples.wav_bytes()
+    size = len(data)
+    expected = data[first:] if last is None else data[first : last + 1]
+    start = first % size
+    response = _client(reviewer).get(f"/media/{stored['audio']}/", HTTP_RANGE=header)
+    assert response.status_code == 206
+    assert response.streaming  # read from the file in blocks, never loaded whole
+    assert _body(response) == expected
+    assert response["Content-Length"] == str(len(expected))
+    assert response["Content-Range"] == f"bytes {start}-{start + len(expected) - 1}/{size}"
+    assert response["Content-Type"] == "audio/wav"
+    _assert_inert(response, stored["audio"])
+
+
+def test_a_range_past_the_end_gets_416(stored, reviewer):
+    size = len(samples.wav_bytes())
+    response = _client(reviewer).get(f"/media/{stored['audio']}/", HTTP_RANGE=f"bytes={size}-")
+    assert response.status_code == 416
+    assert response["Content-Range"] == f"bytes */{size}"
+    assert _body(response) == b""
+    _assert_inert(response, stored["audio"])
+
+
+@pytest.mark.parametrize("header", ["bytes=0-1,4-5", "bytes=9-2", "pages=1-2", "bytes=x-"])
+def test_a_malformed_or_multi_range_gets_the_whole_file(stored, reviewer, header):
+    response = _client(reviewer).get(f"/media/{stored['audio']}/", HTTP_RANGE=header)
+    assert response.status_code == 200
+    assert _body(response) == samples.wav_bytes()
+
+
+def test_if_range_must_match_the_etag_strongly(stored, reviewer):
+    url = f"/media/{stored['audio']}/"
+    client = _client(reviewer)
+    matching = client.get(url, HTTP_RANGE="bytes=0-9", HTTP_IF_RANGE=f'"{stored["audio"]}"')
+    assert matching.status_code == 206
+    for validator in ('"other"', f'W/"{stored["audio"]}"', "Wed, 21 Oct 2015 07:28:00 GMT"):
+        stale = client.get(url, HTTP_RANGE="bytes=0-9", HTTP_IF_RANGE=validator)
+        assert stale.status_code == 200, validator
+        assert _body(stale) == samples.wav_bytes()
+
+
+def test_if_none_match_gets_304_with_the_same_headers(stored, reviewer):
+    url = f"/media/{stored['audio']}/"
+    client = _client(reviewer)
+    for validator in (
+        f'"{stored["audio"]}"',
+        f'W/"{stored["audio"]}"',
+        f'"x", "{stored["audio"]}"',
+        "*",
+    ):
+        response = client.get(url, HTTP_IF_NONE_MATCH=validator, HTTP_RANGE="bytes=0-9")
+        assert response.status_code == 304, validator
+        assert _body(response) == b""
+        _assert_inert(response, stored["audio"])
+        assert response["Cache-Control"] == "private, max-age=3600"
+    assert client.get(url, HTTP_IF_NONE_MATCH='"other"').status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"HTTP_RANGE": "bytes=0-9"}, {"HTTP_RANGE": "bytes=999999-"}, {"HTTP_IF_NONE_MATCH": "*"}],
+)
+def test_access_is_checked_before_ranges_and_validators(stored, stranger, headers):
+    response = _client(stranger).get(f"/media/{stored['audio']}/", **headers)
+    assert response.status_code == 404
+    assert "Content-Range" not in response and "ETag" not in response
+    assert _client().get(f"/media/{stored['audio']}/", **headers).status_code == 302
