@@ -452,6 +452,9 @@ class MediaAsset(models.Model):
     keyframe_pdq = models.JSONField(default=list, blank=True)
     phash = models.CharField(max_length=16, blank=True)
     extracted_text = models.TextField(blank=True)
+    # Which language model the speech in ``extracted_text`` was transcribed with: the name of a
+    # policy's domain model, or empty for the ASR engine's general one (and for images).
+    asr_language_model = models.CharField(max_length=100, blank=True)
     status = models.CharField(
         max_length=16, choices=MediaStatus.choices, default=MediaStatus.STORED
     )

@@ -220,6 +220,9 @@ REVIEWTOOL_RETRAIN_EVERY = env_int("REVIEWTOOL_RETRAIN_EVERY", 50)
 REVIEWTOOL_EMBED_ON_INGEST = env_bool("REVIEWTOOL_EMBED_ON_INGEST", default=True)
 # Extract text from newly attached media (OCR, speech to text) on the media workers.
 REVIEWTOOL_PROCESS_MEDIA = env_bool("REVIEWTOOL_PROCESS_MEDIA", default=True)
+# Speech is transcribed with a policy's domain language model once the policy has this many
+# texts (labelled ones, topped up with its queues' item texts); below that, the general model.
+REVIEWTOOL_ASR_LM_MIN_TEXTS = env_int("REVIEWTOOL_ASR_LM_MIN_TEXTS", 200)
 REVIEWTOOL_TEXT_ENCODER = env_str("REVIEWTOOL_TEXT_ENCODER", "")
 REVIEWTOOL_PROMOTION_TOLERANCE = float(env_str("REVIEWTOOL_PROMOTION_TOLERANCE", "0.02"))
 REVIEWTOOL_MODEL_DIR = Path(env_str("REVIEWTOOL_MODEL_DIR", str(VAR_DIR / "models")))

@@ -15,6 +15,8 @@ chosen by name with ``get_asr_engine``; the built-in ``"pocketsphinx"`` (and
 ``"pocketsphinx-fast"``, narrower beams) uses the US-English
 acoustic model, dictionary and language model inside the ``pocketsphinx`` wheel (nothing is
 downloaded). A deployment with better ASR weights registers another engine in ``ASR_ENGINES``.
+``domain_language_model`` writes a bigram model of a domain's texts; an ``AudioEncoder`` given
+one as ``language_model`` decodes with it (``get_domain_asr_engine``) instead of the general one.
 Audio is decoded with PyAV to mono 16 kHz float32 in ``[-1, 1]``.
 """
 
@@ -172,6 +174,35 @@ def get_asr_engine(name: str) -> AsrEngine:
     return factory()
 
 
+@dataclass(frozen=True)
+class DomainLanguageModel:
+    """A language model and its dictionary for PocketSphinx (see ``domain_language_model``).
+
+    ``name`` identifies the build; it is stored next to a transcript as its provenance.
+    """
+
+    name: str
+    lm_path: Path
+    dict_path: Path
+
+
+@functools.lru_cache(maxsize=4)
+def get_domain_asr_engine(name: str, language_model: DomainLanguageModel) -> AsrEngine:
+    """The ASR engine registered as ``name``, decoding with ``language_model``.
+
+    Cached per (engine, model): a decoder loads its acoustic model once. Raises
+    ``EncoderUnavailable`` when the engine takes no language model (only the PocketSphinx
+    family does), and whatever PocketSphinx raises for unreadable model files.
+    """
+    try:
+        factory = ASR_ENGINES[name]
+    except KeyError:
+        raise KeyError(f"unknown ASR engine {name!r}; known: {sorted(ASR_ENGINES)}") from None
+    if not (isinstance(factory, type) and issubclass(factory, PocketsphinxAsr)):
+        raise EncoderUnavailable(f"the ASR engine {name!r} takes no language model")
+    return factory(lm_path=str(language_model.lm_path), dict_path=str(language_model.dict_path))
+
+
 def _bundled_model_dir() -> Path:
     import pocketsphinx
 
@@ -316,18 +347,35 @@ class AudioEncoder:
 
     Args:
         asr_engine: an ``ASR_ENGINES`` name.
+        language_model: a domain language model for the engine (a PocketSphinx one);
+            ``None`` keeps the engine's general model.
     """
 
-    def __init__(self, *, asr_engine: str = "pocketsphinx") -> None:
+    def __init__(
+        self,
+        *,
+        asr_engine: str = "pocketsphinx",
+        language_model: DomainLanguageModel | None = None,
+    ) -> None:
         self.asr_engine_name = asr_engine
+        self.language_model = language_model
 
     @property
     def version(self) -> str:
-        return f"audio{AUDIO_ENCODER_VERSION}-{self.asr_engine_name}"
+        version = f"audio{AUDIO_ENCODER_VERSION}-{self.asr_engine_name}"
+        if self.language_model is not None:
+            version += f"+{self.language_model.name}"
+        return version
+
+    def asr_engine(self) -> AsrEngine:
+        """The engine this encoder transcribes with (loaded on first use, then shared)."""
+        if self.language_model is None:
+            return get_asr_engine(self.asr_engine_name)
+        return get_domain_asr_engine(self.asr_engine_name, self.language_model)
 
     def analyse_waveform(self, waveform: Waveform) -> AudioAnalysis:
         """Analyse mono 16 kHz float32 samples."""
-        text = get_asr_engine(self.asr_engine_name).transcribe(waveform, SAMPLE_RATE)
+        text = self.asr_engine().transcribe(waveform, SAMPLE_RATE)
         return AudioAnalysis(text=text, acoustic=acoustic_statistics(waveform))
 
     def analyse(self, source: AudioInput) -> AudioAnalysis:
