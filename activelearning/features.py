@@ -9,15 +9,17 @@ its text and attached media files. Where the media workers already stored an ass
 text (status ``ready``), images and audio reuse it and only the cheap visual/acoustic signals are
 computed, so training does not redo OCR or ASR; video (keyframe OCR + soundtrack) and media not
 yet processed are analysed in full. A file that cannot be decoded is left out of its item (the
-item keeps its text and any other media). Text inside the multimodal encoder goes through its text
-encoder directly, not through the Embedding table.
+item keeps its text and any other media). The item text of the multimodal encoder's pretrained
+text part (MiniLM, alone or inside a fusion) is read from the Embedding table under that exact
+name and version, and what is missing is computed and stored as the embed task stores it; OCR
+text and transcripts are not stored per item and go through the text encoder.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,9 +27,15 @@ import scipy.sparse as sp
 
 from activelearning.encoders import Encoder, FusionEncoder, MultimodalLoopEncoder
 from activelearning.encoders.audio import AudioAnalysis, acoustic_statistics, load_audio
-from activelearning.encoders.base import FloatMatrix, ProgressCallback
+from activelearning.encoders.base import FloatMatrix
 from activelearning.encoders.image import ImageAnalysis, load_image, visual_signals
 from activelearning.encoders.multimodal import ItemAnalysis
+from activelearning.encoders.precomputed import (
+    EncoderKey,
+    PrecomputedEncoder,
+    encoder_key,
+    pretrained_blocks,
+)
 from activelearning.encoders.video import VideoAnalysis
 from activelearning.models import Embedding
 from labeling.media_selectors import ItemMediaFile, media_paths_for_items
@@ -35,6 +43,7 @@ from labeling.media_selectors import ItemMediaFile, media_paths_for_items
 logger = logging.getLogger(__name__)
 
 ItemText = tuple[int, str]
+FloatVector = npt.NDArray[np.float32]
 EMBED_BATCH = 256
 
 
@@ -84,51 +93,6 @@ def stored_vectors(*, item_ids: Sequence[int], encoder: Encoder) -> dict[int, Fl
     return {item_id: np.frombuffer(bytes(blob), dtype=np.float32) for item_id, blob in rows}
 
 
-class _StoredEncoder(Encoder):
-    """A pretrained encoder whose output for known texts is read from stored vectors.
-
-    Keyed by text: the same text always has the same embedding, so this is exact.
-    """
-
-    requires_fit = False
-
-    def __init__(self, base: Encoder, known: dict[str, FloatMatrix]) -> None:
-        self.base = base
-        self.name = base.name
-        self.known = known
-
-    @property
-    def version(self) -> str:
-        return self.base.version
-
-    @property
-    def dimension(self) -> int:
-        return self.base.dimension
-
-    def fit(self, texts: Sequence[str]) -> Self:
-        return self
-
-    def transform(
-        self,
-        texts: Sequence[str],
-        *,
-        batch_size: int = 256,
-        progress: ProgressCallback | None = None,
-    ) -> FloatMatrix:
-        missing = sorted({text for text in texts if text not in self.known})
-        if missing:
-            computed = self.base.transform(missing, batch_size=batch_size, progress=progress)
-            self.known.update(zip(missing, computed, strict=True))
-        return np.vstack([self.known[text] for text in texts]).astype(np.float32)
-
-    def to_state(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
-        return self.base.to_state()
-
-    @classmethod
-    def from_state(cls, metadata: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> Self:
-        raise NotImplementedError("a stored-vector view is never serialised")
-
-
 def feature_matrix(*, encoder: Encoder, items: Sequence[ItemText]) -> Any:
     """Features of ``items`` (shape ``(n, d)``, dense or CSR) under a fitted ``encoder``.
 
@@ -137,7 +101,10 @@ def feature_matrix(*, encoder: Encoder, items: Sequence[ItemText]) -> Any:
     The multimodal encoder encodes each item's analysis (text and media, see ``item_analyses``).
     """
     if isinstance(encoder, MultimodalLoopEncoder):
-        return encoder.encode_analyses(item_analyses(encoder=encoder, items=items))
+        return encoder.encode_analyses(
+            item_analyses(encoder=encoder, items=items),
+            known_text_vectors=stored_text_vectors(encoder=encoder.text_encoder, items=items),
+        )
     blocks = encoder.encoders if isinstance(encoder, FusionEncoder) else [encoder]
     views: list[Encoder] = []
     for block in blocks:
@@ -146,7 +113,7 @@ def feature_matrix(*, encoder: Encoder, items: Sequence[ItemText]) -> Any:
             continue
         embeddings_store(items=items, encoder=block)
         by_id = stored_vectors(item_ids=[item_id for item_id, _ in items], encoder=block)
-        views.append(_StoredEncoder(block, {text: by_id[item_id] for item_id, text in items}))
+        views.append(PrecomputedEncoder(block, {text: by_id[item_id] for item_id, text in items}))
     texts = [text for _, text in items]
     if isinstance(encoder, FusionEncoder):
         view = FusionEncoder(views, weights=encoder.weights)
@@ -155,6 +122,24 @@ def feature_matrix(*, encoder: Encoder, items: Sequence[ItemText]) -> Any:
     if transform_features is not None:
         return sp.csr_matrix(transform_features(texts), dtype=np.float32)
     return views[0].transform(texts)
+
+
+def stored_text_vectors(
+    *, encoder: Encoder, items: Sequence[ItemText]
+) -> dict[EncoderKey, dict[str, FloatVector]]:
+    """Item text vectors under each pretrained part of ``encoder``, keyed by the part's
+    ``(name, version)`` then by text: read from the Embedding table, the missing ones computed
+    and stored first. Empty texts are left out (the multimodal layout has no vector for them).
+    """
+    with_text = [(item_id, text) for item_id, text in items if text]
+    known: dict[EncoderKey, dict[str, FloatVector]] = {}
+    for block in pretrained_blocks(encoder):
+        embeddings_store(items=with_text, encoder=block)
+        by_id = stored_vectors(item_ids=[item_id for item_id, _ in with_text], encoder=block)
+        known[encoder_key(block)] = {
+            text: by_id[item_id] for item_id, text in with_text if item_id in by_id
+        }
+    return known
 
 
 def encoder_fit(*, encoder: Encoder, items: Sequence[ItemText]) -> None:

@@ -20,11 +20,14 @@ mask       ``4``          1.0 where text / image / audio / video is present, els
 so ``dimension = 6T + 3V + 2A + 4``. An absent modality is a zero block with a 0 in the mask,
 so text-only items keep exactly the text encoder's vector in the text block. Media analysis
 (OCR, ASR) is the slow part: ``analyse`` it once, then ``fit_analyses``/``encode_analyses``.
+Vectors the caller already has for the pretrained part of the text encoder (e.g. stored item
+text embeddings) go to ``encode_analyses`` as ``known_text_vectors``: only other texts are
+encoded, with the same result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -44,6 +47,7 @@ from activelearning.encoders.image import (
     ImageEncoder,
     ImageInput,
 )
+from activelearning.encoders.precomputed import EncoderKey, TextVectors, with_precomputed
 from activelearning.encoders.video import VideoAnalysis, VideoEncoder, VideoInput
 
 MULTIMODAL_VERSION = "1"
@@ -184,33 +188,48 @@ class MultimodalEncoder:
     def fit(self, items: Sequence[MultimodalItem]) -> Self:
         return self.fit_analyses(self.analyse(items))
 
-    def _encode_texts(self, texts: list[str]) -> FloatMatrix:
+    def _encode_texts(self, texts: list[str], text_encoder: Encoder) -> FloatMatrix:
         """Text-encoder rows; an empty text is a zero row."""
         out = np.zeros((len(texts), self.text_dimension), dtype=np.float32)
         present = [index for index, text in enumerate(texts) if text]
         if present:
-            out[present] = self.text_encoder.transform([texts[index] for index in present])
+            out[present] = text_encoder.transform([texts[index] for index in present])
         return out
 
-    def encode_analyses(self, analyses: Sequence[ItemAnalysis]) -> FloatMatrix:
-        """Shape ``(n, dimension)``; see the module docstring for the layout."""
+    def encode_analyses(
+        self,
+        analyses: Sequence[ItemAnalysis],
+        *,
+        known_text_vectors: Mapping[EncoderKey, TextVectors] | None = None,
+    ) -> FloatMatrix:
+        """Shape ``(n, dimension)``; see the module docstring for the layout.
+
+        ``known_text_vectors``: vectors of texts under the text encoder's pretrained parts,
+        keyed by ``(name, version)`` of the part (see ``precomputed.with_precomputed``); those
+        texts are not encoded again.
+        """
+        text_encoder = self.text_encoder
+        if known_text_vectors:
+            text_encoder = with_precomputed(text_encoder, known_text_vectors)
         slices = self.block_slices
         t = self.text_dimension
         output = np.zeros((len(analyses), self.dimension), dtype=np.float32)
         # Text of every block is encoded in one batch per kind.
-        item_text = self._encode_texts([analysis.text for analysis in analyses])
+        item_text = self._encode_texts([analysis.text for analysis in analyses], text_encoder)
         image_text = self._encode_texts(
-            [" ".join(i.text for i in analysis.images if i.text) for analysis in analyses]
+            [" ".join(i.text for i in analysis.images if i.text) for analysis in analyses],
+            text_encoder,
         )
         audio_text = self._encode_texts(
-            [" ".join(a.text for a in analysis.audio if a.text) for analysis in analyses]
+            [" ".join(a.text for a in analysis.audio if a.text) for analysis in analyses],
+            text_encoder,
         )
         frames = [f for analysis in analyses for video in analysis.video for f in video.frames]
-        frame_text = self._encode_texts([frame.text for frame in frames])
+        frame_text = self._encode_texts([frame.text for frame in frames], text_encoder)
         soundtracks = [
             video.audio for analysis in analyses for video in analysis.video if video.audio
         ]
-        soundtrack_text = self._encode_texts([track.text for track in soundtracks])
+        soundtrack_text = self._encode_texts([track.text for track in soundtracks], text_encoder)
         frame_cursor = soundtrack_cursor = 0
         for row, analysis in enumerate(analyses):
             mask = np.zeros(len(MODALITIES), dtype=np.float32)

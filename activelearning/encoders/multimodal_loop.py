@@ -4,20 +4,21 @@
 plain texts (``fit``/``transform``) each text is a text-only item: the text block is the text
 encoder's vector, every media block is zero and the mask is ``[1, 0, 0, 0]``. Items with media go
 through ``fit_analyses``/``encode_analyses`` on ``ItemAnalysis`` objects, which the Django side
-builds from stored media (reusing stored OCR/ASR text where it has it, see
-``activelearning.features``). The state is ``MultimodalEncoder``'s (no pickle).
+builds from stored media (reusing stored OCR/ASR text where it has it, and stored item text
+embeddings, see ``activelearning.features``). The state is ``MultimodalEncoder``'s (no pickle).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 import numpy.typing as npt
 
 from activelearning.encoders.base import Encoder, FloatMatrix, ProgressCallback
 from activelearning.encoders.multimodal import ItemAnalysis, MultimodalEncoder
+from activelearning.encoders.precomputed import EncoderKey, TextVectors
 
 
 class MultimodalLoopEncoder(Encoder):
@@ -57,9 +58,15 @@ class MultimodalLoopEncoder(Encoder):
         self.multimodal.fit_analyses(analyses)
         return self
 
-    def encode_analyses(self, analyses: Sequence[ItemAnalysis]) -> FloatMatrix:
-        """Shape ``(n, dimension)``."""
-        return self.multimodal.encode_analyses(analyses)
+    def encode_analyses(
+        self,
+        analyses: Sequence[ItemAnalysis],
+        *,
+        known_text_vectors: Mapping[EncoderKey, TextVectors] | None = None,
+    ) -> FloatMatrix:
+        """Shape ``(n, dimension)``; ``known_text_vectors`` as ``MultimodalEncoder`` takes them
+        (the Django side passes stored item text embeddings)."""
+        return self.multimodal.encode_analyses(analyses, known_text_vectors=known_text_vectors)
 
     def fit(self, texts: Sequence[str]) -> Self:
         return self.fit_analyses([ItemAnalysis(text=text) for text in texts])
