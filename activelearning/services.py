@@ -200,13 +200,22 @@ def _encoder_name(policy: Policy) -> str:
     return text_name
 
 
+def _new_encoder(name: str) -> Encoder:
+    """``get_encoder(name)`` with MiniLM's backend and ONNX cache from the settings."""
+    return get_encoder(
+        name,
+        minilm_backend=getattr(settings, "REVIEWTOOL_MINILM_BACKEND", "") or None,
+        onnx_cache_dir=getattr(settings, "REVIEWTOOL_ONNX_CACHE", None),
+    )
+
+
 def _encoder_for(policy: Policy) -> Encoder:
     """A new, unfitted encoder for the policy's next model (see ``_encoder_name``)."""
     name = _encoder_name(policy)
     if name != "multimodal":
-        return get_encoder(name)
+        return _new_encoder(name)
     text_name = _text_encoder_name()
-    text_encoder = get_encoder(
+    text_encoder = _new_encoder(
         default_text_encoder_name() if text_name == "multimodal" else text_name
     )
     return multimodal_encoder(
@@ -572,7 +581,7 @@ def retrain_all_due() -> list[TrainingRun]:
 
 def embeddings_compute(*, item_ids: Sequence[int]) -> int:
     """Embed new items with the pretrained part of the default encoder (nothing if none)."""
-    encoder = get_encoder(default_text_encoder_name())
+    encoder = _new_encoder(default_text_encoder_name())
     blocks = getattr(encoder, "encoders", [encoder])
     pretrained = [block for block in blocks if not block.requires_fit]
     items = list(Item.objects.filter(pk__in=list(item_ids)).values_list("id", "text"))

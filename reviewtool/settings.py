@@ -10,7 +10,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from reviewtool.env import env_bool, env_int, env_list, env_str, local_secret_key
+from reviewtool.env import env_bool, env_choice, env_int, env_list, env_str, local_secret_key
 
 # Lets admin.ModelAdmin[Model] and other generics be written at run time, as mypy wants.
 django_stubs_ext.monkeypatch()
@@ -224,6 +224,13 @@ REVIEWTOOL_PROCESS_MEDIA = env_bool("REVIEWTOOL_PROCESS_MEDIA", default=True)
 # texts (labelled ones, topped up with its queues' item texts); below that, the general model.
 REVIEWTOOL_ASR_LM_MIN_TEXTS = env_int("REVIEWTOOL_ASR_LM_MIN_TEXTS", 200)
 REVIEWTOOL_TEXT_ENCODER = env_str("REVIEWTOOL_TEXT_ENCODER", "")
+# How MiniLM runs ("" = the platform default: ONNX Runtime int8 where onnxruntime and onnx are
+# installed, else torch), and where its one-time ONNX export is kept. An encoder rebuilt from a
+# model artifact keeps its own backend and finds the cache from the same environment variables.
+REVIEWTOOL_MINILM_BACKEND = env_choice(
+    "REVIEWTOOL_MINILM_BACKEND", ("torch", "onnx-int8", "onnx-fp32"), default=""
+)
+REVIEWTOOL_ONNX_CACHE = Path(env_str("REVIEWTOOL_ONNX_CACHE", str(VAR_DIR / "cache" / "onnx")))
 REVIEWTOOL_PROMOTION_TOLERANCE = float(env_str("REVIEWTOOL_PROMOTION_TOLERANCE", "0.02"))
 REVIEWTOOL_MODEL_DIR = Path(env_str("REVIEWTOOL_MODEL_DIR", str(VAR_DIR / "models")))
 # Dataset exports requested through the API or the web page (manage.py export_dataset takes --out).

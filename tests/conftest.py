@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -10,6 +14,23 @@ from tests.factories import PolicyFactory, UserFactory, make_queue
 
 # Under CI=true, integration/browser/dataset tests must run: a skip there is a failure.
 pytest_plugins = ["tests.plugins.required_markers"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache_dir(tmp_path_factory) -> Iterator[Path]:
+    """Where MiniLM's ONNX export goes: one export per session, shared by every test that embeds.
+
+    Exporting costs seconds, so it happens only when a test first needs it. A developer may set
+    ``REVIEWTOOL_ONNX_CACHE`` to keep one export across sessions.
+    """
+    configured = os.environ.get("REVIEWTOOL_ONNX_CACHE")
+    if configured:
+        yield Path(configured)
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        directory = tmp_path_factory.mktemp("onnx-cache")
+        patch.setenv("REVIEWTOOL_ONNX_CACHE", str(directory))
+        yield directory
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,9 @@
 ``get_encoder(name)`` returns a fresh, unfitted encoder:
 
 - ``"tfidf"``: word + char TF-IDF (dense SVD projection from ``transform``); needs no torch.
-- ``"minilm"``: frozen all-MiniLM-L6-v2 (384 dims); needs torch + sentence-transformers.
+- ``"minilm"``: frozen all-MiniLM-L6-v2 (384 dims); needs torch + sentence-transformers. Runs
+  through ONNX Runtime int8 where onnxruntime and onnx are installed (``default_minilm_backend``;
+  ``REVIEWTOOL_MINILM_BACKEND`` overrides), else through torch.
 - ``"fusion"``: MiniLM ⊕ TF-IDF, the default text encoder where MiniLM is available.
 - ``"multimodal"``: text + image + audio + video blocks around the default text encoder
   (``multimodal_encoder`` builds one around any text encoder).
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 from activelearning.encoders.audio import AudioEncoder
 from activelearning.encoders.base import (
@@ -24,7 +27,7 @@ from activelearning.encoders.base import (
 )
 from activelearning.encoders.fusion import FusionEncoder
 from activelearning.encoders.image import ImageEncoder, default_ocr_engine_name
-from activelearning.encoders.minilm import MiniLMEncoder
+from activelearning.encoders.minilm import MiniLMEncoder, default_minilm_backend
 from activelearning.encoders.multimodal import MultimodalEncoder
 from activelearning.encoders.multimodal_loop import MultimodalLoopEncoder
 from activelearning.encoders.tfidf import TfidfEncoder
@@ -40,6 +43,7 @@ __all__ = [
     "ProgressCallback",
     "TfidfEncoder",
     "available_encoder_names",
+    "default_minilm_backend",
     "default_text_encoder_name",
     "encoder_class",
     "get_encoder",
@@ -72,19 +76,32 @@ def default_text_encoder_name() -> str:
     return "fusion" if minilm_available() else "tfidf"
 
 
-def get_encoder(name: str) -> Encoder:
-    """A new, unfitted encoder registered as ``name``; ``KeyError`` for unknown names."""
+def get_encoder(
+    name: str, *, minilm_backend: str | None = None, onnx_cache_dir: Path | None = None
+) -> Encoder:
+    """A new, unfitted encoder registered as ``name``; ``KeyError`` for unknown names.
+
+    ``minilm_backend`` (``None``: ``default_minilm_backend()``) and ``onnx_cache_dir`` (``None``:
+    ``default_onnx_cache_dir()``) configure MiniLM wherever ``name`` uses it.
+    """
     if name == "tfidf":
         return TfidfEncoder()
-    if name == "minilm":
-        return MiniLMEncoder()
-    if name == "fusion":
+    if name in ("minilm", "fusion"):
+        minilm = MiniLMEncoder(
+            backend=minilm_backend or default_minilm_backend(), onnx_cache_dir=onnx_cache_dir
+        )
+        if name == "minilm":
+            return minilm
         return FusionEncoder(
-            [MiniLMEncoder(), TfidfEncoder()],
-            weights=[FUSION_MINILM_WEIGHT, FUSION_TFIDF_WEIGHT],
+            [minilm, TfidfEncoder()], weights=[FUSION_MINILM_WEIGHT, FUSION_TFIDF_WEIGHT]
         )
     if name == "multimodal":
-        return multimodal_encoder(get_encoder(default_text_encoder_name()))
+        text_encoder = get_encoder(
+            default_text_encoder_name(),
+            minilm_backend=minilm_backend,
+            onnx_cache_dir=onnx_cache_dir,
+        )
+        return multimodal_encoder(text_encoder)
     raise KeyError(f"unknown encoder {name!r}; known: tfidf, minilm, fusion, multimodal")
 
 

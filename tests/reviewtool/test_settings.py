@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from reviewtool.env import env_bool, env_str
+from reviewtool.env import env_bool, env_choice, env_str
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PRINT_SETTINGS = (
@@ -48,6 +48,17 @@ def test_env_bool_rejects_anything_but_true_or_false(monkeypatch, raw):
 
     with pytest.raises(ImproperlyConfigured, match="SOME_FLAG"):
         env_bool("SOME_FLAG", default=False)
+
+
+def test_env_choice_accepts_only_its_choices(monkeypatch):
+    monkeypatch.delenv("SOME_BACKEND", raising=False)
+    assert env_choice("SOME_BACKEND", ("torch", "onnx-int8")) == ""
+    monkeypatch.setenv("SOME_BACKEND", "onnx-int8")
+    assert env_choice("SOME_BACKEND", ("torch", "onnx-int8")) == "onnx-int8"
+    monkeypatch.setenv("SOME_BACKEND", "onnx")
+
+    with pytest.raises(ImproperlyConfigured, match="SOME_BACKEND must be one of torch, onnx-int8"):
+        env_choice("SOME_BACKEND", ("torch", "onnx-int8"))
 
 
 @pytest.mark.parametrize(
