@@ -24,7 +24,12 @@ import numpy.typing as npt
 from activelearning.encoders import Encoder, encoder_class
 from activelearning.training import TextClassifierHead
 
-ARTIFACT_FORMAT = "reviewtool.text-model/1"
+ARTIFACT_FORMAT = "reviewtool.text-model/2"
+# Format 1 heads chose their decision offsets on calibrated log-probabilities; format 2 heads on
+# the class-balanced ones (activelearning.training). Format 1 still loads, so that a champion
+# trained before the change keeps serving with the decisions it was evaluated with.
+_LEGACY_FORMAT = "reviewtool.text-model/1"
+_READABLE_FORMATS = (ARTIFACT_FORMAT, _LEGACY_FORMAT)
 _METADATA_KEY = "__metadata__"
 _HEAD_ARRAYS = (
     "coef_",
@@ -143,12 +148,13 @@ def load_artifact(path: Path | str, expected_sha256: str) -> ModelArtifact:
         with np.load(io.BytesIO(content), allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
         metadata = json.loads(arrays.pop(_METADATA_KEY).tobytes().decode("utf-8"))
-        if metadata.get("format") != ARTIFACT_FORMAT:
+        if metadata.get("format") not in _READABLE_FORMATS:
             raise ArtifactIntegrityError(f"unknown artifact format {metadata.get('format')!r}")
         head = _rebuild_head(
             metadata["head"],
             {key: value for key, value in arrays.items() if key.startswith("head.")},
         )
+        head.decision_space_ = "calibrated" if metadata["format"] == _LEGACY_FORMAT else "balanced"
         encoder: Encoder | None = None
         if metadata["encoder"] is not None:
             encoder_arrays = {

@@ -1,10 +1,22 @@
 """The per-policy classifier head and the function that trains and evaluates it.
 
 ``TextClassifierHead`` follows the scikit-learn contract. It is a class-balanced logistic
-regression whose scores are calibrated on out-of-fold predictions (matrix scaling: a small
-multinomial regression on the out-of-fold log-probabilities; Platt scaling for two classes),
-and whose ``predict`` adds per-class log-probability offsets chosen on the same out-of-fold
-predictions to maximise macro-F1. ``predict_proba`` stays calibrated; only ``predict`` moves.
+regression with two outputs:
+
+- ``predict_proba``: probabilities calibrated on out-of-fold predictions (matrix scaling: a
+  small multinomial regression on the out-of-fold log-probabilities; Platt scaling for two
+  classes). They reflect the class prior of the labelled set; reviewers see them and the
+  enforcement order weighs them.
+- ``predict`` and ``balanced_proba``: the class-balanced regression's own log-probabilities;
+  ``predict`` adds per-class offsets chosen on out-of-fold predictions to maximise macro-F1.
+
+Why decisions and query strategies do not use the calibrated output: calibration learns the
+labelled set's class prior, and an actively learned set has a skewed, moving prior. Measured on
+Davidson 3-class (MiniLM, batch 50, 10 seeds; ``benchmarks/results/al_davidson_3class.json``):
+margin sampling on the balanced scores has 1.047x random's area under the learning curve; on
+the calibrated scores it had 0.99x (the earlier head; 3 seeds, batch 100). Full-data macro-F1
+is the same either way (10 paired splits, MiniLM: 0.7157 with offsets on balanced scores,
+0.7151 on calibrated).
 """
 
 from __future__ import annotations
@@ -109,7 +121,9 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     Learned attributes: ``classes_`` (k,), ``n_features_in_``, ``n_iter_``, ``coef_`` (k', d),
     ``intercept_`` (k',) of the final regression, ``calibration_coef_`` (k, k) and
-    ``calibration_intercept_`` (k,) (identity/zero when uncalibrated), ``class_offsets_`` (k,).
+    ``calibration_intercept_`` (k,) (identity/zero when uncalibrated), ``class_offsets_`` (k,),
+    ``decision_space_``: ``"balanced"`` (offsets apply to ``balanced_log_proba``) or
+    ``"calibrated"`` (to calibrated log-probabilities: heads saved by artifact format 1).
     """
 
     def __init__(
@@ -168,6 +182,7 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.calibration_coef_ = np.eye(n_classes)
         self.calibration_intercept_ = np.zeros(n_classes)
         self.class_offsets_ = np.zeros(n_classes)
+        self.decision_space_ = "balanced"
 
         folds = min(self.internal_folds, int(np.bincount(encoded).min()))
         needs_folds = self.calibration != "none" or self.tune_thresholds
@@ -175,7 +190,6 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             out_of_fold = self._out_of_fold_log_proba(X, encoded, folds)
             if self.calibration == "matrix":
                 self._fit_calibration(out_of_fold, encoded)
-                out_of_fold = self._calibrate(out_of_fold)
             if self.tune_thresholds:
                 self.class_offsets_ = _tune_offsets(out_of_fold, encoded)
         return self
@@ -222,9 +236,28 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """Calibrated probabilities, shape ``(n, k)``; rows sum to 1."""
         return np.exp(self.predict_log_proba(X))
 
+    def balanced_log_proba(self, X: Features) -> FloatArray:
+        """The class-balanced regression's log-probabilities, shape ``(n, k)``, uncalibrated.
+
+        Every class weighs the same here whatever its share of the labels, which is what
+        decisions and active-learning queries need (see the module docstring).
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False, dtype=[np.float64, np.float32])
+        return self._raw_log_proba(X)
+
+    def balanced_proba(self, X: Features) -> FloatArray:
+        """``exp(balanced_log_proba)``, shape ``(n, k)``; what query strategies score."""
+        return np.exp(self.balanced_log_proba(X))
+
     def predict(self, X: Features) -> npt.NDArray[Any]:
-        """Labels, shape ``(n,)``: ``argmax(log predict_proba + class_offsets_)``."""
-        decision = self.predict_log_proba(X) + self.class_offsets_
+        """Labels, shape ``(n,)``: ``argmax(balanced_log_proba + class_offsets_)`` (calibrated
+        log-probabilities instead for a head whose ``decision_space_`` says so)."""
+        if getattr(self, "decision_space_", "balanced") == "calibrated":
+            log_proba = self.predict_log_proba(X)
+        else:
+            log_proba = self.balanced_log_proba(X)
+        decision = log_proba + self.class_offsets_
         predicted: npt.NDArray[Any] = self.classes_[np.argmax(decision, axis=1)]
         return predicted
 

@@ -28,6 +28,7 @@ from activelearning.embedding_cache import cached_embeddings, texts_sha256
 from activelearning.encoders import (
     MiniLMEncoder,
     TfidfEncoder,
+    default_minilm_backend,
     default_text_encoder_name,
 )
 from activelearning.training import TextClassifierHead, evaluation_metrics, library_versions
@@ -35,6 +36,11 @@ from benchmarks.datasets import LOADERS, REPO_ROOT, TextDataset
 
 CACHE_DIR = REPO_ROOT / "var" / "cache" / "embeddings"
 TARGETS = {"davidson": {"macro_f1": 0.773, "hate_f1": 0.55}}
+
+
+def _platform_minilm() -> MiniLMEncoder:
+    """MiniLM on the backend the platform uses here (ONNX int8 where installed)."""
+    return MiniLMEncoder(backend=default_minilm_backend())
 
 
 def _row_normalize(matrix: Any) -> Any:
@@ -52,7 +58,7 @@ def build_features(
     tfidf: Any = None
     if any("minilm" in name or "fusion" in name for name in names):
         started = time.perf_counter()
-        minilm = cached_embeddings(dataset.texts, MiniLMEncoder(), CACHE_DIR)
+        minilm = cached_embeddings(dataset.texts, _platform_minilm(), CACHE_DIR)
         seconds["minilm_embed_or_cache"] = time.perf_counter() - started
     if any("tfidf" in name or "fusion" in name for name in names):
         started = time.perf_counter()
@@ -178,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         "split": "stratified 80/20 per seed; encoders fitted on all (unlabelled) texts",
         "seeds": list(range(args.seeds)),
         "feature_seconds": feature_seconds,
+        "minilm_backend": default_minilm_backend(),
         "targets": TARGETS.get(dataset.name),
         "library_versions": library_versions(),
         "machine": {
@@ -188,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         "configs": {},
     }
     if not args.skip_round and ("minilm" in features or "fusion" in features):
-        minilm = cached_embeddings(dataset.texts, MiniLMEncoder(), CACHE_DIR)
+        minilm = cached_embeddings(dataset.texts, _platform_minilm(), CACHE_DIR)
         report["active_learning_round"] = {
             "labels": 3000,
             "pool": 100_000,

@@ -50,6 +50,29 @@ def test_a_bare_head_with_integer_classes_round_trips(tmp_path):
     np.testing.assert_array_equal(loaded.predict(features), head.predict(features))
 
 
+def test_a_format_1_head_keeps_deciding_on_calibrated_scores(tmp_path, monkeypatch):
+    # Format 1 tuned its offsets on calibrated log-probabilities; a champion saved then must keep
+    # the decisions it was evaluated with.
+    from activelearning import artifacts
+
+    features = np.random.default_rng(1).normal(size=(90, 3))
+    labels = np.where(features[:, 0] > 0.8, "rare", "common")
+    head = TextClassifierHead().fit(features, labels)
+    head.class_offsets_ = np.array([0.0, 1.5])  # large enough to change decisions
+    monkeypatch.setattr(artifacts, "ARTIFACT_FORMAT", "reviewtool.text-model/1")
+    digest = save_artifact(head, tmp_path / "old.npz")
+    monkeypatch.undo()
+
+    loaded = load_artifact(tmp_path / "old.npz", digest).head
+
+    assert loaded.decision_space_ == "calibrated"
+    offsets = np.array([0.0, 1.5])
+    on_calibrated = head.classes_[np.argmax(head.predict_log_proba(features) + offsets, axis=1)]
+    np.testing.assert_array_equal(loaded.predict(features), on_calibrated)
+    assert head.decision_space_ == "balanced"
+    assert (head.predict(features) != on_calibrated).any()
+
+
 def test_a_flipped_byte_is_refused_before_parsing(tmp_path):
     path = tmp_path / "model.npz"
     digest = save_artifact(fitted_artifact(), path)

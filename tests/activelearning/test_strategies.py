@@ -19,12 +19,14 @@ from activelearning.strategies import (
     cluster_select,
     margin_scores,
     nearest_neighbours,
+    query_view,
     ranked_batch_select,
     scores,
     seed_by_keywords,
     select,
     top_k,
 )
+from activelearning.training import TextClassifierHead
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -188,3 +190,40 @@ def test_nearest_neighbours_finds_the_most_similar_rows():
     assert nearest_neighbours(X, np.array([1.0, 0.0]), 2).tolist() == [0, 2]
     with pytest.raises(StrategyError, match="dimensions"):
         nearest_neighbours(X, np.array([1.0, 0.0, 0.0]), 2)
+
+
+def test_query_measures_score_a_heads_balanced_probabilities():
+    # 1 positive in 20: calibration pulls the positive class's probability down everywhere, so
+    # calibrated margins would call the rare class's border "certain"; queries must not.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 4))
+    y = (X[:, 0] > 1.65).astype(int)
+    head = TextClassifierHead().fit(X, y)
+    view = query_view(head)
+    np.testing.assert_allclose(view.predict_proba(X), head.balanced_proba(X))
+    np.testing.assert_array_equal(view.predict(X), head.predict(X))
+    assert not np.allclose(head.balanced_proba(X), head.predict_proba(X))
+    expected = 1.0 - np.abs(np.diff(head.balanced_proba(X), axis=1)).ravel()
+    np.testing.assert_allclose(scores("margin", model=head, X_pool=X), expected, atol=1e-12)
+    plain = LogisticRegression().fit(X, y)
+    assert query_view(plain) is plain
+
+
+def test_density_margin_passes_over_uncertain_outliers():
+    rng = np.random.default_rng(0)
+    # Unit vectors, like sentence embeddings: the pool shares one main direction (dimensions
+    # 1-7) and the class is decided by dimension 0. Six outliers each point their own way
+    # (dimensions 8-13) and lie exactly on the decision boundary: plain margin wants them most.
+    band = np.zeros((400, 14))
+    band[:, 0] = rng.normal(scale=0.3, size=400)
+    band[:, 1:8] = 1.0 + rng.normal(scale=0.3, size=(400, 7))
+    band /= np.linalg.norm(band, axis=1, keepdims=True)
+    model = LogisticRegression().fit(band, (band[:, 0] > 0).astype(int))
+    outliers = np.zeros((6, 14))
+    outliers[np.arange(6), 8 + np.arange(6)] = 1.0
+    outliers[:, 0] = -model.intercept_[0] / model.coef_[0, 0]
+    X = np.vstack([band, outliers])
+    by_margin = select("margin", model=model, X_pool=X, k=6, rng=np.random.default_rng(0))
+    by_density = select("density_margin", model=model, X_pool=X, k=6, rng=np.random.default_rng(0))
+    assert set(by_margin.tolist()) & set(range(400, 406))
+    assert not set(by_density.tolist()) & set(range(400, 406))
