@@ -49,7 +49,8 @@ def pool_density(
         n_init=1,
         batch_size=min(2048, n),
     ).fit(X_pool)
-    sizes = np.bincount(kmeans.predict(X_pool), minlength=clusters)
+    # labels_ covers the whole pool (compute_labels=True), so no second assignment pass.
+    sizes = np.bincount(kmeans.labels_, minlength=clusters)
     kept = sizes >= _min_cluster_size(n, clusters)
     centroids = np.asarray(kmeans.cluster_centers_, dtype=np.float64)[kept]
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
