@@ -1,9 +1,9 @@
 """The stored PDQ hashes are PDQ as published: ``labeling.media.pdq_hex`` (the ``pdqhash``
 package's C++) against an independent transcription of the reference algorithm.
 
-The reference images and hashes published with PDQ (ThreatExchange ``pdq/data``) are binary
-files that are not on any package registry, so they cannot be fetched here; the algorithm and
-the hex layout are what these tests pin instead.
+These pin the algorithm and the hex layout on generated images of many sizes; the hashes
+published with PDQ, on PDQ's own reference image, are checked in ``test_pdq_published_hashes.py``
+(which also checks this transcription against them).
 """
 
 from __future__ import annotations

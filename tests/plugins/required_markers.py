@@ -1,7 +1,9 @@
-"""Under ``CI=true`` a test marked integration, browser or dataset must run: its skip is a failure.
+"""Under ``CI=true`` a test marked integration, browser, dataset or reference_media must run: its
+skip is a failure.
 
-Locally these tests skip with a reason when PostgreSQL, Redis, Chromium or the datasets are
-missing; in CI a missing service is a broken CI machine, and a skip there would hide it.
+Locally these tests skip with a reason when PostgreSQL, Redis, Chromium, the datasets or the
+fetched reference media are missing; in CI a missing service is a broken CI machine, and a skip
+there would hide it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Generator
 
 import pytest
 
-REQUIRED_IN_CI = ("integration", "browser", "dataset")
+REQUIRED_IN_CI = ("integration", "browser", "dataset", "reference_media")
 
 
 def running_in_ci() -> bool:
