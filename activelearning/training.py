@@ -12,9 +12,10 @@ regression with two outputs:
 
 Why decisions and query strategies do not use the calibrated output: calibration learns the
 labelled set's class prior, and an actively learned set has a skewed, moving prior. Measured on
-Davidson 3-class (MiniLM, batch 50, 10 seeds; ``benchmarks/results/al_davidson_3class.json``):
-margin sampling on the balanced scores has 1.047x random's area under the learning curve; on
-the calibrated scores it had 0.99x (the earlier head; 3 seeds, batch 100). Full-data macro-F1
+Davidson 3-class (MiniLM, 10 seeds; ``benchmarks/results/al_davidson_3class_head*.json``):
+margin sampling on the balanced scores has 1.047x random's area under the learning curve at
+batch 50 and 1.055x at batch 25; on the calibrated scores it had 0.99x (the earlier head; 3
+seeds, batch 100). Full-data macro-F1
 is the same either way (10 paired splits, MiniLM: 0.7157 with offsets on balanced scores,
 0.7151 on calibrated).
 """

@@ -216,7 +216,11 @@ CELERY_TASK_ROUTES = {
 
 # The machine loop. Retrain a policy after this many new labels (0 turns the trigger off);
 # embed new items as they arrive; the text encoder ("" = the platform default).
-REVIEWTOOL_RETRAIN_EVERY = env_int("REVIEWTOOL_RETRAIN_EVERY", 50)
+# 25, not 50: a model that is a batch behind wastes queries while it is young. Measured on
+# Davidson 3-class (al_simulate, margin, 10 seeds): retraining every 25 labels beats random in
+# 8-9 of 10 seeds at 200-500 labels, every 50 in 5-8 (benchmarks/results/al_davidson_3class_head*);
+# a retrain with 3,000 labels and a 100k-item rescore takes about a second.
+REVIEWTOOL_RETRAIN_EVERY = env_int("REVIEWTOOL_RETRAIN_EVERY", 25)
 REVIEWTOOL_EMBED_ON_INGEST = env_bool("REVIEWTOOL_EMBED_ON_INGEST", default=True)
 # Extract text from newly attached media (OCR, speech to text) on the media workers.
 REVIEWTOOL_PROCESS_MEDIA = env_bool("REVIEWTOOL_PROCESS_MEDIA", default=True)

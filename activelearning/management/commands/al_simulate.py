@@ -75,7 +75,12 @@ class Command(BaseCommand):
         parser.add_argument("--positive-label", default=None, help="binary: this label vs rest")
         parser.add_argument("--strategy", default="random,margin", help="comma-separated")
         parser.add_argument("--seed-size", type=int, default=100)
-        parser.add_argument("--batch-size", type=int, default=50)
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=25,
+            help="labels per round (default 25, the live loop's REVIEWTOOL_RETRAIN_EVERY default)",
+        )
         parser.add_argument("--budget", type=int, default=3000)
         parser.add_argument("--repeats", type=int, default=10)
         parser.add_argument("--test-fraction", type=float, default=0.2)
