@@ -8,7 +8,9 @@ regression with two outputs:
   classes). They reflect the class prior of the labelled set; reviewers see them and the
   enforcement order weighs them.
 - ``predict`` and ``balanced_proba``: the class-balanced regression's own log-probabilities;
-  ``predict`` adds per-class offsets chosen on out-of-fold predictions to maximise macro-F1.
+  ``predict`` adds per-class offsets chosen on out-of-fold predictions to maximise macro-F1,
+  averaged over bootstrap resamples of those predictions so that a young model's decisions do
+  not swing with a handful of rare-class labels.
 
 Why decisions and query strategies do not use the calibrated output: calibration learns the
 labelled set's class prior, and an actively learned set has a skewed, moving prior. Measured on
@@ -106,6 +108,28 @@ def _tune_offsets(log_proba: FloatArray, y: npt.NDArray[np.intp], rounds: int = 
     return offsets
 
 
+def _bagged_offsets(
+    log_proba: FloatArray, y: npt.NDArray[np.intp], bootstraps: int, rng: np.random.Generator
+) -> FloatArray:
+    """Mean of the offsets ``_tune_offsets`` picks on ``bootstraps`` resamples of the rows.
+
+    Tuned once on a few hundred labels, the offsets chase the noise of a handful of rare-class
+    rows, and the decisions of successive models swing with it; averaging over bootstrap
+    resamples (bagging the thresholds) steadies them. A resample missing a class is skipped;
+    with none left (or ``bootstraps < 1``) the offsets are tuned once on all rows.
+    """
+    n_classes = log_proba.shape[1]
+    tuned: list[FloatArray] = []
+    for _ in range(bootstraps):
+        rows = rng.integers(0, len(y), size=len(y))
+        if np.unique(y[rows]).size == n_classes:
+            tuned.append(_tune_offsets(log_proba[rows], y[rows]))
+    if not tuned:
+        return _tune_offsets(log_proba, y)
+    mean: FloatArray = np.mean(tuned, axis=0)
+    return mean
+
+
 class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """Class-balanced logistic regression with calibrated probabilities and tuned decisions.
 
@@ -115,10 +139,12 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         calibration: ``"matrix"`` (fit a multinomial calibrator on out-of-fold
             log-probabilities) or ``"none"``.
         tune_thresholds: choose per-class offsets for ``predict`` on out-of-fold predictions.
+        threshold_bootstraps: average the offsets over this many bootstrap resamples of the
+            out-of-fold predictions (``0``: tune once on all of them).
         internal_folds: folds used for the out-of-fold predictions (fewer when a class is
             smaller); with calibration ``"none"`` and no tuning, no folds are fitted (fast path).
         max_iter: iterations of the lbfgs solver.
-        random_state: seed of the fold split.
+        random_state: seed of the fold split and of the threshold resamples.
 
     Learned attributes: ``classes_`` (k,), ``n_features_in_``, ``n_iter_``, ``coef_`` (k', d),
     ``intercept_`` (k',) of the final regression, ``calibration_coef_`` (k, k) and
@@ -134,6 +160,7 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         class_weight: str | None = "balanced",
         calibration: str = "matrix",
         tune_thresholds: bool = True,
+        threshold_bootstraps: int = 10,
         internal_folds: int = 3,
         max_iter: int = 300,
         random_state: int = 0,
@@ -142,6 +169,7 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.class_weight = class_weight
         self.calibration = calibration
         self.tune_thresholds = tune_thresholds
+        self.threshold_bootstraps = threshold_bootstraps
         self.internal_folds = internal_folds
         self.max_iter = max_iter
         self.random_state = random_state
@@ -192,7 +220,12 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             if self.calibration == "matrix":
                 self._fit_calibration(out_of_fold, encoded)
             if self.tune_thresholds:
-                self.class_offsets_ = _tune_offsets(out_of_fold, encoded)
+                self.class_offsets_ = _bagged_offsets(
+                    out_of_fold,
+                    encoded,
+                    self.threshold_bootstraps,
+                    np.random.default_rng(self.random_state),
+                )
         return self
 
     def _out_of_fold_log_proba(

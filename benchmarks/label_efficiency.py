@@ -4,9 +4,9 @@ The learning curves themselves come from the management command (the live loop, 
 
     python manage.py al_simulate --dataset ../shared/datasets/davidson2017/labeled_data.csv \\
         --format davidson --positive-label hate_speech --strategy random,margin,... \\
-        --seed-size 100 --batch-size 100 --budget 3000 --repeats 10 --encoder minilm \\
-        --model head-fast --out benchmarks/results/al_davidson_hate.json \\
-        --plot benchmarks/results/al_davidson_hate.png
+        --seed-size 100 --batch-size 25 --budget 3000 --repeats 10 --encoder minilm \\
+        --model head --out benchmarks/results/al_davidson_hate_head.json \\
+        --plot benchmarks/results/al_davidson_hate_head.png
 
 This script times ``activelearning.loop.run_round`` (fit + score + select) on MiniLM
 embeddings of Davidson: 3,000 labelled tweets and a pool of 100,000 synthesised by repeating

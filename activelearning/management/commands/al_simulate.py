@@ -151,6 +151,10 @@ class Command(BaseCommand):
         except SimulationError as error:
             raise CommandError(str(error)) from error
         result["config"]["dataset"] = str(options["dataset"])
+        # The model's hyper-parameters, so a result file says which head produced it.
+        get_params = getattr(MODELS[options["model"]](), "get_params", None)
+        if get_params is not None:
+            result["config"]["model_params"] = get_params()
         write_json(result, options["out"])
         if options["plot"] is not None:
             plot_curves(result, options["plot"])
