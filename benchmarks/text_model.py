@@ -85,6 +85,7 @@ def build_features(
 
 HEADS: dict[str, dict[str, Any]] = {
     "default": {},
+    "single_offsets": {"threshold_bootstraps": 0},
     "no_thresholds": {"tune_thresholds": False},
     "no_calibration_no_thresholds": {"calibration": "none", "tune_thresholds": False},
 }
