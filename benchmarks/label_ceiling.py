@@ -107,7 +107,12 @@ def model_numbers() -> dict[str, Any] | None:
         result = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return {"source": str(path.relative_to(REPO_ROOT)), "summary": result.get("summary")}
+    default = result.get("configs", {}).get("fusion/default", {}).get("summary", {})
+    return {
+        "source": str(path.relative_to(REPO_ROOT)),
+        "macro_f1": default.get("macro_f1"),
+        "hate_f1": default.get("hate_f1"),
+    }
 
 
 def main() -> None:
