@@ -13,7 +13,7 @@ from reviewtool.celery import enqueue
 
 @receiver(labels_resolved, dispatch_uid="activelearning.retrain_if_due")
 def _on_labels_resolved(sender: Any, *, policy_id: int, **kwargs: Any) -> None:
-    if getattr(settings, "REVIEWTOOL_RETRAIN_EVERY", 25) > 0:
+    if settings.REVIEWTOOL_RETRAIN_EVERY > 0:
         enqueue("activelearning.retrain_if_due", policy_id)
 
 

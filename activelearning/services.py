@@ -329,7 +329,7 @@ def retrain_if_due(*, policy_id: int, every: int | None = None) -> TrainingRun |
     policy = Policy.objects.filter(pk=policy_id).first()
     if policy is None:
         return None
-    threshold = every or int(getattr(settings, "REVIEWTOOL_RETRAIN_EVERY", 25))
+    threshold = every or int(settings.REVIEWTOOL_RETRAIN_EVERY)
     last = TrainingRun.objects.filter(policy=policy).order_by("-created_at").first()
     new_labels = Label.objects.filter(policy=policy)
     if last is not None:
