@@ -37,7 +37,11 @@ _HEAD_ARRAYS = (
     "calibration_coef_",
     "calibration_intercept_",
     "class_offsets_",
+    "stack_coef_",
+    "stack_intercept_",
 )
+# Arrays added after format 2 was first written: an artifact without them is an unstacked head.
+_OPTIONAL_HEAD_ARRAYS = {"stack_coef_": (0, 0), "stack_intercept_": (0,)}
 
 
 class ArtifactIntegrityError(ValueError):
@@ -124,7 +128,11 @@ def _rebuild_head(
     head.classes_ = _classes_from_json(payload["classes"])
     head.n_features_in_ = int(payload["n_features_in"])
     for name in _HEAD_ARRAYS:
-        values = np.asarray(arrays[f"head.{name}"])
+        key = f"head.{name}"
+        if key not in arrays and name in _OPTIONAL_HEAD_ARRAYS:
+            setattr(head, name, np.zeros(_OPTIONAL_HEAD_ARRAYS[name]))
+            continue
+        values = np.asarray(arrays[key])
         if values.dtype.kind != "f":
             raise ArtifactIntegrityError(f"head array {name} has dtype {values.dtype}")
         setattr(head, name, values)

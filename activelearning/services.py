@@ -19,13 +19,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from activelearning import artifacts, strategies
-from activelearning.encoders import (
-    Encoder,
-    default_text_encoder_name,
-    get_encoder,
-    multimodal_encoder,
-)
+from activelearning import artifacts, model_setup, strategies
+from activelearning.encoders import Encoder, default_text_encoder_name
 from activelearning.features import ItemText, embeddings_store, encoder_fit, feature_matrix
 from activelearning.loop import bootstrap_committee
 from activelearning.models import (
@@ -38,7 +33,6 @@ from activelearning.models import (
     TrainingRun,
 )
 from activelearning.training import TextClassifierHead, TrainingRefused, train_policy_model
-from labeling import media_selectors
 from labeling import selectors as labeling_selectors
 from labeling import services as labeling_services
 from labeling.models import Item, Label, Policy, Queue
@@ -146,7 +140,7 @@ def _train_candidate(run: TrainingRun) -> ModelVersion:
     examples = labeling_selectors.labeled_examples(policy=policy)
     _log(run, f"{len(examples)} labels", progress=0.05)
     _refuse_untrainable(policy=policy, values=[value for _, _, value in examples])
-    encoder = _encoder_for(policy)
+    encoder = model_setup.encoder_for(policy)
     items: list[ItemText] = [(item_id, text) for item_id, text, _ in examples]
     if encoder.requires_fit:
         encoder_fit(encoder=encoder, items=items)
@@ -157,6 +151,7 @@ def _train_candidate(run: TrainingRun) -> ModelVersion:
         features,
         np.asarray([value for _, _, value in examples]),
         item_ids=[item_id for item_id, _ in items],
+        params=model_setup.head_params(encoder),
         rng_seed=run.pk,
         refit_on_all=True,
         min_labels_per_class=MIN_LABELS_PER_CLASS,
@@ -178,51 +173,6 @@ def _refuse_untrainable(*, policy: Policy, values: Sequence[str]) -> None:
         raise TrainingRefused(
             f"training needs at least {MIN_LABELS_PER_CLASS} labels per class; too few: {scarce}"
         )
-
-
-def _text_encoder_name() -> str:
-    return str(getattr(settings, "REVIEWTOOL_TEXT_ENCODER", "") or default_text_encoder_name())
-
-
-def _encoder_name(policy: Policy) -> str:
-    """``"multimodal"`` when an item of the policy's queues carries media, else the text encoder.
-
-    ``REVIEWTOOL_MULTIMODAL = False`` keeps media policies on the text encoder alone;
-    ``REVIEWTOOL_TEXT_ENCODER`` names the text encoder (inside the multimodal one too).
-    """
-    text_name = _text_encoder_name()
-    if text_name == "multimodal":
-        return text_name
-    if getattr(settings, "REVIEWTOOL_MULTIMODAL", True) and media_selectors.policy_has_media(
-        policy
-    ):
-        return "multimodal"
-    return text_name
-
-
-def _new_encoder(name: str) -> Encoder:
-    """``get_encoder(name)`` with MiniLM's backend and ONNX cache from the settings."""
-    return get_encoder(
-        name,
-        minilm_backend=getattr(settings, "REVIEWTOOL_MINILM_BACKEND", "") or None,
-        onnx_cache_dir=getattr(settings, "REVIEWTOOL_ONNX_CACHE", None),
-    )
-
-
-def _encoder_for(policy: Policy) -> Encoder:
-    """A new, unfitted encoder for the policy's next model (see ``_encoder_name``)."""
-    name = _encoder_name(policy)
-    if name != "multimodal":
-        return _new_encoder(name)
-    text_name = _text_encoder_name()
-    text_encoder = _new_encoder(
-        default_text_encoder_name() if text_name == "multimodal" else text_name
-    )
-    return multimodal_encoder(
-        text_encoder,
-        ocr_engine=getattr(settings, "REVIEWTOOL_OCR_ENGINE", "") or None,
-        asr_engine=getattr(settings, "REVIEWTOOL_ASR_ENGINE", "") or "pocketsphinx",
-    )
 
 
 def _register(*, run: TrainingRun, encoder: Encoder, result: Any, label_total: int) -> ModelVersion:
@@ -260,10 +210,15 @@ def _register(*, run: TrainingRun, encoder: Encoder, result: Any, label_total: i
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: value if isinstance(value, str | int | float | bool | type(None)) else repr(value)
-        for key, value in params.items()
-    }
+    return {key: _jsonable_value(value) for key, value in params.items()}
+
+
+def _jsonable_value(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool | type(None)):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(v, int | float) for v in value):
+        return list(value)
+    return repr(value)
 
 
 def _promote_if_better(*, run: TrainingRun, candidate: ModelVersion) -> bool:
@@ -581,7 +536,7 @@ def retrain_all_due() -> list[TrainingRun]:
 
 def embeddings_compute(*, item_ids: Sequence[int]) -> int:
     """Embed new items with the pretrained part of the default encoder (nothing if none)."""
-    encoder = _new_encoder(default_text_encoder_name())
+    encoder = model_setup.new_encoder(default_text_encoder_name())
     blocks = getattr(encoder, "encoders", [encoder])
     pretrained = [block for block in blocks if not block.requires_fit]
     items = list(Item.objects.filter(pk__in=list(item_ids)).values_list("id", "text"))

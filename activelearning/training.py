@@ -70,6 +70,13 @@ def _as_multiclass_scores(decision: FloatArray) -> FloatArray:
     return decision
 
 
+def _scores_log_proba(decision: FloatArray) -> FloatArray:
+    """Log-probabilities ``(n, k)`` from a regression's ``(n, k)`` or binary ``(n, 1)`` scores."""
+    if decision.shape[1] == 1:
+        return _log_softmax(_as_multiclass_scores(decision[:, 0]))
+    return _log_softmax(decision)
+
+
 def _tune_offsets(log_proba: FloatArray, y: npt.NDArray[np.intp], rounds: int = 3) -> FloatArray:
     """Per-class offsets ``b`` (shape ``(k,)``) maximising macro-F1 of ``argmax(log_proba + b)``.
 
@@ -143,12 +150,21 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             out-of-fold predictions (``0``: tune once on all of them).
         internal_folds: folds used for the out-of-fold predictions (fewer when a class is
             smaller); with calibration ``"none"`` and no tuning, no folds are fitted (fast path).
+        blocks: column widths of the feature blocks ``X`` is made of (e.g. ``(384, 114654)``
+            for MiniLM ⊕ TF-IDF; they must add up to ``X``'s width). With two or more, the
+            head stacks: one regression per block, and a small balanced regression (``stack_C``)
+            on their out-of-fold log-probabilities that learns how much to trust each block
+            on this policy's labels. ``None``: one regression on all columns.
+        stack_C: inverse regularisation strength of the stacking regression.
         max_iter: iterations of the lbfgs solver.
         random_state: seed of the fold split and of the threshold resamples.
 
     Learned attributes: ``classes_`` (k,), ``n_features_in_``, ``n_iter_``, ``coef_`` (k', d),
-    ``intercept_`` (k',) of the final regression, ``calibration_coef_`` (k, k) and
-    ``calibration_intercept_`` (k,) (identity/zero when uncalibrated), ``class_offsets_`` (k,),
+    ``intercept_`` (k',) of the final regression (stacked: ``(B·k', d)`` and ``(B·k',)``, block
+    ``b``'s regression in rows ``b·k'…`` and zero outside its columns), ``stack_coef_`` and
+    ``stack_intercept_`` (the stacking regression; empty when not stacked),
+    ``calibration_coef_`` (k, k) and ``calibration_intercept_`` (k,) (identity/zero when
+    uncalibrated), ``class_offsets_`` (k,),
     ``decision_space_``: ``"balanced"`` (offsets apply to ``balanced_log_proba``) or
     ``"calibrated"`` (to calibrated log-probabilities: heads saved by artifact format 1).
     """
@@ -164,6 +180,8 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         internal_folds: int = 3,
         max_iter: int = 300,
         random_state: int = 0,
+        blocks: Sequence[int] | None = None,
+        stack_C: float = 1.0,
     ) -> None:
         self.C = C
         self.class_weight = class_weight
@@ -173,16 +191,34 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.internal_folds = internal_folds
         self.max_iter = max_iter
         self.random_state = random_state
+        self.blocks = blocks
+        self.stack_C = stack_C
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
 
-    def _regression(self) -> LogisticRegression:
+    def _regression(self, C: float | None = None) -> LogisticRegression:
         return LogisticRegression(
-            C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, solver="lbfgs"
+            C=self.C if C is None else C,
+            class_weight=self.class_weight,
+            max_iter=self.max_iter,
+            solver="lbfgs",
         )
+
+    def _block_bounds(self, n_features: int) -> list[tuple[int, int]]:
+        """``[(start, stop), …]`` of the feature blocks; one block when ``blocks`` is unset."""
+        if self.blocks is None:
+            return [(0, n_features)]
+        widths = [int(width) for width in self.blocks]
+        if any(width < 1 for width in widths) or sum(widths) != n_features:
+            raise ValueError(
+                f"blocks {widths} must be positive widths adding up to the {n_features} "
+                "feature columns"
+            )
+        stops = np.cumsum(widths)
+        return [(int(stop - width), int(stop)) for width, stop in zip(widths, stops, strict=True)]
 
     def fit(self, X: Features, y: npt.ArrayLike) -> Self:
         """Fit on features ``X`` (n, d), dense or sparse, and labels ``y`` (n,)."""
@@ -204,19 +240,26 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             raise ValueError(
                 f"TextClassifierHead needs at least 2 classes in y; got 1 class: {self.classes_!r}"
             )
-        final = self._regression().fit(X, encoded)
-        self.coef_ = final.coef_
-        self.intercept_ = final.intercept_
-        self.n_iter_ = final.n_iter_
         self.calibration_coef_ = np.eye(n_classes)
         self.calibration_intercept_ = np.zeros(n_classes)
         self.class_offsets_ = np.zeros(n_classes)
         self.decision_space_ = "balanced"
-
+        bounds = self._block_bounds(X.shape[1])
         folds = min(self.internal_folds, int(np.bincount(encoded).min()))
+        out_of_fold: FloatArray | None = None
+        if len(bounds) > 1 and folds >= 2:
+            out_of_fold = self._fit_stacked(X, encoded, bounds, folds)
+        else:
+            # One regression (also the fallback when a class is too small to stack on folds).
+            final = self._regression().fit(X, encoded)
+            self.coef_, self.intercept_, self.n_iter_ = final.coef_, final.intercept_, final.n_iter_
+            self.stack_coef_ = np.zeros((0, 0))
+            self.stack_intercept_ = np.zeros(0)
+
         needs_folds = self.calibration != "none" or self.tune_thresholds
         if needs_folds and folds >= 2:
-            out_of_fold = self._out_of_fold_log_proba(X, encoded, folds)
+            if out_of_fold is None:
+                out_of_fold = self._out_of_fold_log_proba(X, encoded, folds)
             if self.calibration == "matrix":
                 self._fit_calibration(out_of_fold, encoded)
             if self.tune_thresholds:
@@ -240,6 +283,54 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             result[test_index] = _log_softmax(scores)
         return result
 
+    def _fit_stacked(
+        self,
+        X: Features,
+        encoded: npt.NDArray[np.intp],
+        bounds: list[tuple[int, int]],
+        folds: int,
+    ) -> FloatArray:
+        """Fit one regression per block and the stacker; return the stacker's out-of-fold
+        log-probabilities (for calibration and offsets).
+
+        The stacker learns from the blocks' out-of-fold log-probabilities, so it weighs each
+        block by how well it predicts rows it did not see; its own out-of-fold predictions
+        come from refitting it (a small problem: ``B·k`` columns) on folds of those.
+        """
+        n_classes = len(self.classes_)
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+        splits = list(splitter.split(np.zeros(encoded.shape[0]), encoded))
+        stacked_inputs = np.zeros((encoded.shape[0], n_classes * len(bounds)))
+        coef_rows: list[Any] = []
+        intercepts: list[Any] = []
+        iterations: list[Any] = []
+        for index, (start, stop) in enumerate(bounds):
+            block = X[:, start:stop]
+            columns = slice(index * n_classes, (index + 1) * n_classes)
+            for train_index, test_index in splits:
+                model = self._regression().fit(block[train_index], encoded[train_index])
+                scores = _as_multiclass_scores(model.decision_function(block[test_index]))
+                stacked_inputs[test_index, columns] = _log_softmax(scores)
+            final = self._regression().fit(block, encoded)
+            coef = np.zeros((final.coef_.shape[0], X.shape[1]), dtype=final.coef_.dtype)
+            coef[:, start:stop] = final.coef_
+            coef_rows.append(coef)
+            intercepts.append(final.intercept_)
+            iterations.append(final.n_iter_)
+        self.coef_ = np.vstack(coef_rows)
+        self.intercept_ = np.concatenate(intercepts)
+        self.n_iter_ = np.concatenate(iterations)
+        stacker = self._regression(self.stack_C).fit(stacked_inputs, encoded)
+        self.stack_coef_, self.stack_intercept_ = stacker.coef_, stacker.intercept_
+        out_of_fold = np.zeros((encoded.shape[0], n_classes))
+        for train_index, test_index in splits:
+            model = self._regression(self.stack_C).fit(
+                stacked_inputs[train_index], encoded[train_index]
+            )
+            scores = _as_multiclass_scores(model.decision_function(stacked_inputs[test_index]))
+            out_of_fold[test_index] = _log_softmax(scores)
+        return out_of_fold
+
     def _fit_calibration(self, log_proba: FloatArray, encoded: npt.NDArray[np.intp]) -> None:
         calibrator = LogisticRegression(C=100.0, max_iter=1000).fit(log_proba, encoded)
         coef = np.atleast_2d(calibrator.coef_)
@@ -256,9 +347,17 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     def _raw_log_proba(self, X: Features) -> FloatArray:
         decision = np.asarray(X @ self.coef_.T) + self.intercept_
-        if decision.shape[1] == 1:
-            decision = decision[:, 0]
-        return _log_softmax(_as_multiclass_scores(decision))
+        stack_coef = getattr(self, "stack_coef_", np.zeros((0, 0)))
+        if stack_coef.size == 0:
+            return _scores_log_proba(decision)
+        per_block = decision.shape[1] // (stack_coef.shape[1] // len(self.classes_))
+        stacked_inputs = np.hstack(
+            [
+                _scores_log_proba(decision[:, start : start + per_block])
+                for start in range(0, decision.shape[1], per_block)
+            ]
+        )
+        return _scores_log_proba(stacked_inputs @ stack_coef.T + self.stack_intercept_)
 
     def predict_log_proba(self, X: Features) -> FloatArray:
         """Calibrated log-probabilities, shape ``(n, k)``, columns in ``classes_`` order."""

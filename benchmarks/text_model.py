@@ -31,6 +31,7 @@ from activelearning.encoders import (
     default_minilm_backend,
     default_text_encoder_name,
 )
+from activelearning.encoders.minilm import MINILM_DIMENSION
 from activelearning.training import TextClassifierHead, evaluation_metrics, library_versions
 from benchmarks.datasets import LOADERS, REPO_ROOT, TextDataset
 
@@ -85,10 +86,21 @@ def build_features(
 
 HEADS: dict[str, dict[str, Any]] = {
     "default": {},
+    # One regression on the concatenated blocks: the default before the stacked head.
+    "unstacked": {"blocks": None},
     "single_offsets": {"threshold_bootstraps": 0},
     "no_thresholds": {"tune_thresholds": False},
     "no_calibration_no_thresholds": {"calibration": "none", "tune_thresholds": False},
 }
+
+
+def default_head_params(feature_name: str, features: dict[str, Any]) -> dict[str, Any]:
+    """What the platform gives the head for these features: fusion's blocks (MiniLM, TF-IDF)
+    are stacked, as ``activelearning.model_setup.head_params`` does for a ``FusionEncoder``."""
+    if feature_name != "fusion":
+        return {}
+    width = int(features[feature_name].shape[1])
+    return {"blocks": (MINILM_DIMENSION, width - MINILM_DIMENSION)}
 
 
 def run_seed(
@@ -209,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(report["active_learning_round"]), flush=True)
     for feature_name in feature_names:
         for head_name in args.heads.split(","):
-            params = dict(HEADS[head_name])
+            params = {**default_head_params(feature_name, features), **HEADS[head_name]}
             if args.C is not None:
                 params["C"] = args.C
             key = f"{feature_name}/{head_name}" + (f"/C={args.C:g}" if args.C is not None else "")

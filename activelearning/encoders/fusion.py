@@ -93,6 +93,18 @@ class FusionEncoder(Encoder):
             blocks.append(block)
         return sp.hstack(blocks, format="csr").astype(np.float32)
 
+    def feature_blocks(self) -> tuple[int, ...]:
+        """Column widths of ``transform_features``' blocks, in order (the encoder must be fitted).
+
+        A head given these stacks one regression per block (``TextClassifierHead(blocks=…)``).
+        """
+        return tuple(
+            int(getattr(encoder, "sparse_dimension", encoder.dimension))
+            if hasattr(encoder, "transform_features")
+            else int(encoder.dimension)
+            for encoder in self.encoders
+        )
+
     def to_state(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
         blocks = []
         arrays: dict[str, npt.NDArray[Any]] = {}

@@ -50,6 +50,40 @@ def test_a_bare_head_with_integer_classes_round_trips(tmp_path):
     np.testing.assert_array_equal(loaded.predict(features), head.predict(features))
 
 
+def test_a_stacked_fusion_head_round_trips(tmp_path):
+    word = TfidfEncoder(n_components=0).fit(TEXTS)
+    features = np.hstack([word.transform_features(TEXTS).toarray(), np.eye(80)[:, :7]])
+    blocks = (word.sparse_dimension, 7)
+    head = TextClassifierHead(blocks=blocks).fit(features, LABELS)
+    assert head.stack_coef_.size
+    digest = save_artifact(head, tmp_path / "stacked.npz")
+    loaded = load_artifact(tmp_path / "stacked.npz", digest).head
+    assert list(loaded.blocks) == list(blocks)
+    np.testing.assert_array_equal(loaded.stack_coef_, head.stack_coef_)
+    np.testing.assert_array_equal(loaded.predict_proba(features), head.predict_proba(features))
+    np.testing.assert_array_equal(loaded.predict(features), head.predict(features))
+
+
+def test_an_artifact_from_before_stacking_loads_as_one_regression(tmp_path, monkeypatch):
+    # Heads saved before the stacked head existed have no stack arrays; they must keep serving.
+    from activelearning import artifacts
+
+    features = np.random.default_rng(2).normal(size=(60, 3))
+    labels = (features[:, 1] > 0).astype(int)
+    head = TextClassifierHead().fit(features, labels)
+    names = tuple(name for name in artifacts._HEAD_ARRAYS if not name.startswith("stack_"))
+    monkeypatch.setattr(artifacts, "_HEAD_ARRAYS", names)
+    digest = save_artifact(head, tmp_path / "old.npz")
+    monkeypatch.undo()
+    with np.load(tmp_path / "old.npz", allow_pickle=False) as archive:
+        assert "head.stack_coef_" not in archive.files
+
+    loaded = load_artifact(tmp_path / "old.npz", digest).head
+
+    assert loaded.stack_coef_.size == 0
+    np.testing.assert_array_equal(loaded.predict_proba(features), head.predict_proba(features))
+
+
 def test_a_format_1_head_keeps_deciding_on_calibrated_scores(tmp_path, monkeypatch):
     # Format 1 tuned its offsets on calibrated log-probabilities; a champion saved then must keep
     # the decisions it was evaluated with.

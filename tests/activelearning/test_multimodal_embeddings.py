@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from activelearning import services
+from activelearning import model_setup, services
 from activelearning.encoders import (
     Encoder,
     FusionEncoder,
@@ -188,8 +188,8 @@ def test_training_and_rescoring_again_reuses_stored_item_vectors(
     meme_queue, spam_policy, monkeypatch
 ):
     monkeypatch.setattr(
-        services,
-        "_encoder_for",
+        model_setup,
+        "encoder_for",
         lambda policy: multimodal_encoder(_fusion(), ocr_engine="stub"),
     )
     spam = _ingest(meme_queue, [f"{SPAM_TEXTS[i % 4]} {i}" for i in range(8)], "s")

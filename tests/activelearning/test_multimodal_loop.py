@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from activelearning import artifacts, services
+from activelearning import artifacts, model_setup, services
 from activelearning.encoders import MultimodalLoopEncoder, encoder_class, get_encoder
 from activelearning.encoders import image as image_module
 from activelearning.features import feature_matrix
@@ -113,7 +113,7 @@ def test_the_multimodal_encoder_is_registered_for_artifacts():
 @pytest.mark.django_db(transaction=True)
 def test_a_text_only_policy_keeps_its_text_encoder(meme_queue, spam_policy):
     _ingest(meme_queue, ["hello"], "t")
-    assert services._encoder_name(spam_policy) == "tfidf"
+    assert model_setup.encoder_name(spam_policy) == "tfidf"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -127,7 +127,7 @@ def test_media_items_train_score_and_reload_through_the_loop(meme_queue, spam_po
     pool_raw = _memes(meme_queue, "pu", 1, spam=True, ready=False) + _memes(
         meme_queue, "pv", 1, spam=False, ready=False
     )
-    assert services._encoder_name(spam_policy) == "multimodal"
+    assert model_setup.encoder_name(spam_policy) == "multimodal"
 
     run = services.training_run_request(policy=spam_policy, trigger=RunTrigger.API)
     run.refresh_from_db()

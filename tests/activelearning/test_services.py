@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from activelearning import services
+from activelearning import model_setup, services
+from activelearning.encoders import FusionEncoder, TfidfEncoder
 from activelearning.models import (
     Champion,
     ModelStatus,
@@ -102,6 +103,38 @@ def test_a_run_trains_promotes_rescores_and_reranks(ml_queue, spam_policy, lead)
     lease = Lease.objects.filter(item=pool[0]).first()
     assert lease.priority == Item.objects.get(pk=pool[0].pk).priority
     assert QueueLearning.objects.get(queue=ml_queue).reranked_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fusion_encoder_trains_a_stacked_head_that_serves_after_reload(
+    ml_queue, spam_policy, lead, monkeypatch
+):
+    def two_tfidf_blocks(policy):
+        return FusionEncoder(
+            [TfidfEncoder(n_components=0), TfidfEncoder(n_components=0, max_char_features=64)]
+        )
+
+    monkeypatch.setattr(model_setup, "encoder_for", two_tfidf_blocks)
+    pool = _labelled_pool(ml_queue, spam_policy)
+    run = services.training_run_request(
+        policy=spam_policy, trigger=RunTrigger.API, requested_by=lead
+    )
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.log
+    version = ModelVersion.objects.get(pk=run.model_version_id)
+    blocks = version.params["blocks"]
+    assert isinstance(blocks, list)
+    assert len(blocks) == 2
+    _, encoder, head = services.champion_model(policy=spam_policy)
+    assert list(head.blocks) == blocks
+    assert head.stack_coef_.size
+    assert isinstance(encoder, FusionEncoder)
+    assert list(encoder.feature_blocks()) == blocks
+    scored = {item.external_id: item for item in Item.objects.filter(pk__in=[i.pk for i in pool])}
+    assert (
+        scored["p0"].model_scores["spam"]["proba"]["spam"]
+        > scored["p10"].model_scores["spam"]["proba"]["spam"]
+    )
 
 
 @pytest.mark.django_db(transaction=True)
