@@ -34,7 +34,7 @@ MAX_EXTRACTED_CHARS = 20_000
 
 
 def _asr_engine_name() -> str:
-    return getattr(settings, "REVIEWTOOL_ASR_ENGINE", "") or "pocketsphinx"
+    return settings.REVIEWTOOL_ASR_ENGINE or "pocketsphinx"
 
 
 def media_text_extract(
@@ -42,9 +42,7 @@ def media_text_extract(
 ) -> str:
     """The text in the media file at ``path`` of ``kind`` (image, audio or video); speech is
     decoded with ``language_model`` when given."""
-    image_encoder = ImageEncoder(
-        ocr_engine=getattr(settings, "REVIEWTOOL_OCR_ENGINE", "") or None, nsfw=False
-    )
+    image_encoder = ImageEncoder(ocr_engine=settings.REVIEWTOOL_OCR_ENGINE or None, nsfw=False)
     audio_encoder = AudioEncoder(asr_engine=_asr_engine_name(), language_model=language_model)
     if kind == MediaKind.IMAGE:
         return image_encoder.analyse(path).text

@@ -21,7 +21,7 @@ from labeling.models import Policy
 
 
 def text_encoder_name() -> str:
-    return str(getattr(settings, "REVIEWTOOL_TEXT_ENCODER", "") or default_text_encoder_name())
+    return str(settings.REVIEWTOOL_TEXT_ENCODER or default_text_encoder_name())
 
 
 def encoder_name(policy: Policy) -> str:
@@ -33,9 +33,7 @@ def encoder_name(policy: Policy) -> str:
     text_name = text_encoder_name()
     if text_name == "multimodal":
         return text_name
-    if getattr(settings, "REVIEWTOOL_MULTIMODAL", True) and media_selectors.policy_has_media(
-        policy
-    ):
+    if settings.REVIEWTOOL_MULTIMODAL and media_selectors.policy_has_media(policy):
         return "multimodal"
     return text_name
 
@@ -44,8 +42,8 @@ def new_encoder(name: str) -> Encoder:
     """``get_encoder(name)`` with MiniLM's backend and ONNX cache from the settings."""
     return get_encoder(
         name,
-        minilm_backend=getattr(settings, "REVIEWTOOL_MINILM_BACKEND", "") or None,
-        onnx_cache_dir=getattr(settings, "REVIEWTOOL_ONNX_CACHE", None),
+        minilm_backend=settings.REVIEWTOOL_MINILM_BACKEND or None,
+        onnx_cache_dir=settings.REVIEWTOOL_ONNX_CACHE,
     )
 
 
@@ -60,8 +58,8 @@ def encoder_for(policy: Policy) -> Encoder:
     )
     return multimodal_encoder(
         text_encoder,
-        ocr_engine=getattr(settings, "REVIEWTOOL_OCR_ENGINE", "") or None,
-        asr_engine=getattr(settings, "REVIEWTOOL_ASR_ENGINE", "") or "pocketsphinx",
+        ocr_engine=settings.REVIEWTOOL_OCR_ENGINE or None,
+        asr_engine=settings.REVIEWTOOL_ASR_ENGINE or "pocketsphinx",
     )
 
 

@@ -19,13 +19,13 @@ def _on_labels_resolved(sender: Any, *, policy_id: int, **kwargs: Any) -> None:
 
 @receiver(items_ingested, dispatch_uid="activelearning.embed_items")
 def _on_items_ingested(sender: Any, *, item_ids: list[int], **kwargs: Any) -> None:
-    if getattr(settings, "REVIEWTOOL_EMBED_ON_INGEST", True):
+    if settings.REVIEWTOOL_EMBED_ON_INGEST:
         for start in range(0, len(item_ids), 1000):
             enqueue("activelearning.embed_items", item_ids[start : start + 1000])
 
 
 @receiver(media_attached, dispatch_uid="activelearning.process_media")
 def _on_media_attached(sender: Any, *, asset_ids: list[int], **kwargs: Any) -> None:
-    if getattr(settings, "REVIEWTOOL_PROCESS_MEDIA", True):
+    if settings.REVIEWTOOL_PROCESS_MEDIA:
         for asset_id in asset_ids:
             enqueue("activelearning.process_media", asset_id)

@@ -47,7 +47,7 @@ MIN_LABELS_PER_CLASS = 10
 
 
 def _model_dir() -> Path:
-    path = Path(getattr(settings, "REVIEWTOOL_MODEL_DIR", settings.VAR_DIR / "models"))
+    path = Path(settings.REVIEWTOOL_MODEL_DIR)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -224,7 +224,7 @@ def _jsonable_value(value: Any) -> Any:
 def _promote_if_better(*, run: TrainingRun, candidate: ModelVersion) -> bool:
     """Promote unless the champion's held-out macro-F1 beats the candidate's by a tolerance."""
     champion = Champion.objects.filter(policy=run.policy).select_related("model_version").first()
-    tolerance = float(getattr(settings, "REVIEWTOOL_PROMOTION_TOLERANCE", 0.02))
+    tolerance = float(settings.REVIEWTOOL_PROMOTION_TOLERANCE)
     if champion is not None:
         current = float(champion.model_version.metrics.get("macro_f1", 0.0))
         if float(candidate.metrics.get("macro_f1", 0.0)) + tolerance < current:

@@ -228,6 +228,11 @@ REVIEWTOOL_PROCESS_MEDIA = env_bool("REVIEWTOOL_PROCESS_MEDIA", default=True)
 # texts (labelled ones, topped up with its queues' item texts); below that, the general model.
 REVIEWTOOL_ASR_LM_MIN_TEXTS = env_int("REVIEWTOOL_ASR_LM_MIN_TEXTS", 200)
 REVIEWTOOL_TEXT_ENCODER = env_str("REVIEWTOOL_TEXT_ENCODER", "")
+# Policies whose queues hold media train on the multimodal encoder (False: text encoder only);
+# the OCR engine ("" = tesseract where installed, else RapidOCR) and the speech-to-text engine.
+REVIEWTOOL_MULTIMODAL = env_bool("REVIEWTOOL_MULTIMODAL", default=True)
+REVIEWTOOL_OCR_ENGINE = env_str("REVIEWTOOL_OCR_ENGINE", "")
+REVIEWTOOL_ASR_ENGINE = env_str("REVIEWTOOL_ASR_ENGINE", "pocketsphinx")
 # How MiniLM runs ("" = the platform default: ONNX Runtime int8 where onnxruntime and onnx are
 # installed, else torch), and where its one-time ONNX export is kept. An encoder rebuilt from a
 # model artifact keeps its own backend and finds the cache from the same environment variables.
