@@ -14,6 +14,13 @@ the Davidson embeddings with small Gaussian jitter (re-normalised), since no pub
 100k tweets is on disk.
 
     python -m benchmarks.label_efficiency --out benchmarks/results/al_round_timing.json
+
+``--features fusion`` times the platform's default text model instead: MiniLM ⊕ sparse TF-IDF
+with the stacked head (one regression per block), the pool sampled from Davidson's rows:
+
+    python -m benchmarks.label_efficiency --features fusion --models head \
+        --strategies random,margin,margin_balanced --batch-size 25 \
+        --out benchmarks/results/al_round_timing_fusion.json
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -31,6 +37,9 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from activelearning.loop import ModelFactory, logistic_regression_factory, run_round
 from activelearning.simulation import embed_texts, encode_task, read_dataset
 from activelearning.training import TextClassifierHead
+from benchmarks.datasets import load_davidson
+from benchmarks.embedding_speed import load_average, machine_info
+from benchmarks.text_model import build_features, default_head_params
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DAVIDSON = (
@@ -65,14 +74,31 @@ def main() -> None:
         "--strategies", default="random,margin,margin_balanced,cluster_margin,qbc,ranked_batch"
     )
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--features", choices=("minilm", "fusion"), default="minilm", help="see the module text"
+    )
     args = parser.parse_args()
 
-    data = read_dataset(DAVIDSON, dataset_format="davidson", text_field=None, label_field=None)
-    X = embed_texts(data.texts, encoder_name="minilm", cache_dir=REPO_ROOT / "var/cache/embeddings")
-    task = encode_task(data.labels, None)
     rng = np.random.default_rng(0)
-    labelled = rng.choice(len(X), size=args.labelled, replace=False)
-    pool = synthesise_pool(X, args.pool, rng)
+    models = dict(MODELS)
+    if args.features == "fusion":
+        dataset = load_davidson()
+        X = build_features(dataset, ["fusion"])[0]["fusion"]
+        y = np.asarray(dataset.labels)
+        blocks = default_head_params("fusion", {"fusion": X})["blocks"]
+        models["head"] = lambda: TextClassifierHead(blocks=blocks)
+        labelled = rng.choice(X.shape[0], size=args.labelled, replace=False)
+        pool = X[rng.integers(0, X.shape[0], size=args.pool)]
+        pool_note = "Davidson's fused rows (MiniLM + sparse TF-IDF) sampled with replacement"
+    else:
+        data = read_dataset(DAVIDSON, dataset_format="davidson", text_field=None, label_field=None)
+        X = embed_texts(
+            data.texts, encoder_name="minilm", cache_dir=REPO_ROOT / "var/cache/embeddings"
+        )
+        y = encode_task(data.labels, None).y
+        labelled = rng.choice(len(X), size=args.labelled, replace=False)
+        pool = synthesise_pool(X, args.pool, rng)
+        pool_note = "Davidson MiniLM embeddings repeated with N(0, 0.02^2) jitter, renormalised"
     rows = []
     with threadpool_limits(limits=args.threads):
         for model in args.models.split(","):
@@ -81,9 +107,9 @@ def main() -> None:
                     started = time.perf_counter()
                     result = run_round(
                         strategy=strategy,
-                        model_factory=MODELS[model],
+                        model_factory=models[model],
                         X_labelled=X[labelled],
-                        y_labelled=task.y[labelled],
+                        y_labelled=y[labelled],
                         X_pool=pool,
                         k=args.batch_size,
                         rng=np.random.default_rng(repeat),
@@ -102,15 +128,11 @@ def main() -> None:
         "what": "one run_round: fit on labelled + score + select a batch from the pool",
         "labelled": args.labelled,
         "pool": args.pool,
-        "pool_note": "Davidson MiniLM embeddings repeated with N(0, 0.02^2) jitter, renormalised",
+        "features": args.features,
+        "pool_note": pool_note,
         "batch_size": args.batch_size,
         "blas_threads": args.threads,
-        "machine": {
-            "cpu_count": len(os.sched_getaffinity(0)),
-            "processor": platform.processor() or platform.machine(),
-            "load_average_at_end": os.getloadavg(),
-            "note": "shared 2-core CPU box; other jobs were running",
-        },
+        "machine": {**machine_info(), "load_average_at_end": load_average()},
         "best_total_s": summary,
         "rounds": rows,
     }

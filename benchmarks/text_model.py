@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from activelearning.encoders import (
 from activelearning.encoders.minilm import MINILM_DIMENSION
 from activelearning.training import TextClassifierHead, evaluation_metrics, library_versions
 from benchmarks.datasets import LOADERS, REPO_ROOT, TextDataset
+from benchmarks.embedding_speed import load_average, machine_info
 
 CACHE_DIR = REPO_ROOT / "var" / "cache" / "embeddings"
 TARGETS = {"davidson": {"macro_f1": 0.773, "hate_f1": 0.55}}
@@ -200,11 +199,7 @@ def main(argv: list[str] | None = None) -> None:
         "minilm_backend": default_minilm_backend(),
         "targets": TARGETS.get(dataset.name),
         "library_versions": library_versions(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "note": "shared 2-core box; other engineers' jobs ran concurrently",
-        },
+        "machine": {**machine_info(), "load_average_at_start": load_average()},
         "configs": {},
     }
     if not args.skip_round and ("minilm" in features or "fusion" in features):
