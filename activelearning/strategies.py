@@ -31,6 +31,7 @@ from modAL.uncertainty import classifier_entropy, classifier_margin, classifier_
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.random_projection import SparseRandomProjection
 
+from activelearning.badge import badge_select, gradient_norms
 from activelearning.density import density_weighted, pool_density
 
 FloatArray = npt.NDArray[np.floating[Any]]
@@ -407,6 +408,15 @@ def _balanced_cluster_selection(scores: FloatArray, context: QueryContext, k: in
     return _fill(picked, scores, k, rng)
 
 
+def _gradient_norm_scores(context: QueryContext) -> FloatArray:
+    return gradient_norms(context.model.predict_proba(context.X_pool), context.X_pool)
+
+
+def _badge_selection(scores: FloatArray, context: QueryContext, k: int) -> IndexArray:
+    proba = context.model.predict_proba(context.X_pool)
+    return badge_select(proba, context.X_pool, k, context.generator())
+
+
 def _check_k(k: int, n: int) -> None:
     if k < 1:
         raise StrategyError(f"k must be at least 1, got {k}")
@@ -430,6 +440,12 @@ STRATEGIES: dict[str, Strategy] = {
             "margin uncertainty weighted by similarity to the pool (information density)",
         ),
         Strategy("qbc", vote_entropy_scores, _top_k_selection, "committee vote entropy"),
+        Strategy(
+            "badge",
+            _gradient_norm_scores,
+            _badge_selection,
+            "BADGE: k-means++ over gradient embeddings (uncertain and diverse)",
+        ),
         Strategy(
             "ranked_batch",
             least_confidence_scores,
