@@ -31,7 +31,7 @@ from modAL.uncertainty import classifier_entropy, classifier_margin, classifier_
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.random_projection import SparseRandomProjection
 
-from activelearning.badge import badge_select, gradient_norms
+from activelearning.badge import badge_among_longest, gradient_norms
 from activelearning.density import density_weighted, pool_density
 
 FloatArray = npt.NDArray[np.floating[Any]]
@@ -413,8 +413,9 @@ def _gradient_norm_scores(context: QueryContext) -> FloatArray:
 
 
 def _badge_selection(scores: FloatArray, context: QueryContext, k: int) -> IndexArray:
-    proba = context.model.predict_proba(context.X_pool)
-    return badge_select(proba, context.X_pool, k, context.generator())
+    return badge_among_longest(
+        scores, context.X_pool, context.model.predict_proba, k, context.generator()
+    )
 
 
 def _check_k(k: int, n: int) -> None:

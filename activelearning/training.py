@@ -41,6 +41,7 @@ from typing import Any, Self, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
@@ -145,6 +146,24 @@ def _bagged_offsets(
     return mean
 
 
+# A sparse block with more than this share of its cells filled is fitted as a dense array.
+_DENSIFY_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class _Linear:
+    """A fitted linear model's full-width coefficients: ``coef`` (k', d), ``intercept`` (k',)."""
+
+    coef: FloatArray
+    intercept: FloatArray
+    n_iter: Any
+
+    def decision(self, X: Features) -> FloatArray:
+        """Scores ``(n, k')``: log-odds (binary, ``k' = 1``) or per-class logits."""
+        scores: FloatArray = np.asarray(X @ self.coef.T) + self.intercept
+        return scores
+
+
 class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """Class-balanced logistic regression with calibrated probabilities and tuned decisions.
 
@@ -207,13 +226,33 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         tags.input_tags.sparse = True
         return tags
 
-    def _regression(self, C: float | None = None) -> LogisticRegression:
-        return LogisticRegression(
+    def _regression(self, X: Features, y: npt.NDArray[np.intp], C: float | None = None) -> _Linear:
+        """A balanced logistic regression fitted on ``X`` (n, d), as full-width coefficients.
+
+        Sparse input is fitted on the columns that have a value in these rows only: the others
+        get a zero coefficient under the L2 penalty anyway, and L-BFGS's cost grows with the
+        number of coefficients. With 3,000 labelled rows of a 115k-column TF-IDF vocabulary,
+        most columns are empty, and a fit takes a fraction of the time.
+        Narrow sparse blocks that are mostly filled (a dense embedding inside a fused CSR
+        matrix) are fitted dense, which is several times faster.
+        """
+        model = LogisticRegression(
             C=self.C if C is None else C,
             class_weight=self.class_weight,
             max_iter=self.max_iter,
             solver="lbfgs",
         )
+        if not sp.issparse(X):
+            model.fit(X, y)
+            return _Linear(model.coef_, model.intercept_, model.n_iter_)
+        if X.nnz > _DENSIFY_SHARE * X.shape[0] * X.shape[1]:
+            model.fit(X.toarray(), y)
+            return _Linear(model.coef_, model.intercept_, model.n_iter_)
+        active = np.flatnonzero(X.getnnz(axis=0))
+        model.fit(X[:, active], y)
+        coef = np.zeros((model.coef_.shape[0], X.shape[1]), dtype=model.coef_.dtype)
+        coef[:, active] = model.coef_
+        return _Linear(coef, model.intercept_, model.n_iter_)
 
     def _block_bounds(self, n_features: int) -> list[tuple[int, int]]:
         """``[(start, stop), …]`` of the feature blocks; one block when ``blocks`` is unset."""
@@ -259,8 +298,8 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             out_of_fold = self._fit_stacked(X, encoded, bounds, folds)
         else:
             # One regression (also the fallback when a class is too small to stack on folds).
-            final = self._regression().fit(X, encoded)
-            self.coef_, self.intercept_, self.n_iter_ = final.coef_, final.intercept_, final.n_iter_
+            final = self._regression(X, encoded)
+            self.coef_, self.intercept_, self.n_iter_ = final.coef, final.intercept, final.n_iter
             self.stack_coef_ = np.zeros((0, 0))
             self.stack_intercept_ = np.zeros(0)
 
@@ -286,9 +325,8 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         result = np.zeros((encoded.shape[0], len(self.classes_)))
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
         for train_index, test_index in splitter.split(np.zeros(encoded.shape[0]), encoded):
-            model = self._regression().fit(X[train_index], encoded[train_index])
-            scores = _as_multiclass_scores(model.decision_function(X[test_index]))
-            result[test_index] = _log_softmax(scores)
+            model = self._regression(X[train_index], encoded[train_index])
+            result[test_index] = _scores_log_proba(model.decision(X[test_index]))
         return result
 
     def _fit_stacked(
@@ -316,27 +354,27 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             block = X[:, start:stop]
             columns = slice(index * n_classes, (index + 1) * n_classes)
             for train_index, test_index in splits:
-                model = self._regression().fit(block[train_index], encoded[train_index])
-                scores = _as_multiclass_scores(model.decision_function(block[test_index]))
-                stacked_inputs[test_index, columns] = _log_softmax(scores)
-            final = self._regression().fit(block, encoded)
-            coef = np.zeros((final.coef_.shape[0], X.shape[1]), dtype=final.coef_.dtype)
-            coef[:, start:stop] = final.coef_
+                model = self._regression(block[train_index], encoded[train_index])
+                stacked_inputs[test_index, columns] = _scores_log_proba(
+                    model.decision(block[test_index])
+                )
+            final = self._regression(block, encoded)
+            coef = np.zeros((final.coef.shape[0], X.shape[1]), dtype=final.coef.dtype)
+            coef[:, start:stop] = final.coef
             coef_rows.append(coef)
-            intercepts.append(final.intercept_)
-            iterations.append(final.n_iter_)
+            intercepts.append(final.intercept)
+            iterations.append(final.n_iter)
         self.coef_ = np.vstack(coef_rows)
         self.intercept_ = np.concatenate(intercepts)
         self.n_iter_ = np.concatenate(iterations)
-        stacker = self._regression(self.stack_C).fit(stacked_inputs, encoded)
-        self.stack_coef_, self.stack_intercept_ = stacker.coef_, stacker.intercept_
+        stacker = self._regression(stacked_inputs, encoded, self.stack_C)
+        self.stack_coef_, self.stack_intercept_ = stacker.coef, stacker.intercept
         out_of_fold = np.zeros((encoded.shape[0], n_classes))
         for train_index, test_index in splits:
-            model = self._regression(self.stack_C).fit(
-                stacked_inputs[train_index], encoded[train_index]
+            model = self._regression(
+                stacked_inputs[train_index], encoded[train_index], self.stack_C
             )
-            scores = _as_multiclass_scores(model.decision_function(stacked_inputs[test_index]))
-            out_of_fold[test_index] = _log_softmax(scores)
+            out_of_fold[test_index] = _scores_log_proba(model.decision(stacked_inputs[test_index]))
         return out_of_fold
 
     def _fit_calibration(self, log_proba: FloatArray, encoded: npt.NDArray[np.intp]) -> None:

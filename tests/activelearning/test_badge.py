@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from activelearning.badge import badge_select, gradient_norms
+from activelearning.badge import badge_among_longest, badge_select, gradient_norms
 
 
 def _explicit_embeddings(proba: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -60,3 +60,18 @@ def test_sparse_features_give_the_dense_result():
     sparse = badge_select(proba, sp.csr_matrix(X), 15, np.random.default_rng(4))
     np.testing.assert_array_equal(dense, sparse)
 
+
+def test_a_large_pool_is_seeded_among_its_longest_gradients_only():
+    proba, X = _random_problem(5, n=300)
+    norms = gradient_norms(proba, X)
+    longest = set(np.argsort(-norms, kind="stable")[:40].tolist())
+    scored: list[int] = []
+
+    def predict_proba(rows: np.ndarray) -> np.ndarray:
+        scored.append(len(rows))
+        return proba[[int(np.flatnonzero((row == X).all(axis=1))[0]) for row in rows]]
+
+    chosen = badge_among_longest(norms, X, predict_proba, 20, np.random.default_rng(1), 40)
+    assert len(set(chosen.tolist())) == 20
+    assert set(chosen.tolist()) <= longest
+    assert scored == [40]

@@ -189,3 +189,20 @@ def test_tfidf_head_separates_sms_spam():
     )
     # A generous floor: the benchmark measures about 0.95.
     assert result.metrics["macro_f1"] > 0.85
+
+
+def test_sparse_columns_empty_in_the_labels_get_zero_weight_and_change_nothing():
+    # The head fits sparse input on the columns its rows use; the result must be the model
+    # a fit on every column gives (those columns' weights are 0 under the L2 penalty).
+    import scipy.sparse as sp
+
+    features, labels = imbalanced_problem(3, n=300)
+    rng = np.random.default_rng(0)
+    words = (rng.random((300, 40)) < 0.05) * rng.random((300, 40))
+    words[:, 25:] = 0.0  # columns no labelled row uses (vocabulary from the unlabelled pool)
+    wide = np.hstack([features, words])
+    sparse_head = TextClassifierHead(calibration="none").fit(sp.csr_matrix(wide), labels)
+    dense_head = TextClassifierHead(calibration="none").fit(wide, labels)
+    assert not sparse_head.coef_[:, 27:].any()
+    np.testing.assert_allclose(sparse_head.coef_, dense_head.coef_, atol=1e-4)
+    np.testing.assert_array_equal(sparse_head.predict(wide), dense_head.predict(wide))
