@@ -49,11 +49,14 @@ def _dots_with_row(X: Any, row: int) -> FloatArray:
     return np.asarray(X @ X[row], dtype=np.float64)
 
 
-def gradient_norms(proba: FloatArray, X: Any) -> FloatArray:
-    """``|g(x)|²`` per pool row, shape ``(n,)``: uncertainty scaled by the row's length."""
-    residual = _residuals(proba)
+def _gradient_norms(residual: FloatArray, X: Any) -> FloatArray:
     norms: FloatArray = np.einsum("ij,ij->i", residual, residual) * _squared_norms(X)
     return norms
+
+
+def gradient_norms(proba: FloatArray, X: Any) -> FloatArray:
+    """``|g(x)|²`` per pool row, shape ``(n,)``: uncertainty scaled by the row's length."""
+    return _gradient_norms(_residuals(proba), X)
 
 
 def badge_select(proba: FloatArray, X: Any, k: int, rng: np.random.Generator) -> IndexArray:
@@ -67,7 +70,7 @@ def badge_select(proba: FloatArray, X: Any, k: int, rng: np.random.Generator) ->
     """
     n = proba.shape[0]
     residual = _residuals(proba)
-    norms = np.einsum("ij,ij->i", residual, residual) * _squared_norms(X)
+    norms = _gradient_norms(residual, X)
     chosen = [int(np.argmax(norms))]
     nearest = np.full(n, np.inf)
     while len(chosen) < k:

@@ -146,8 +146,10 @@ def _bagged_offsets(
     return mean
 
 
-# A sparse block with more than this share of its cells filled is fitted as a dense array.
+# A sparse block of at most this many columns with more than this share of its cells filled
+# is fitted as a dense array (an embedding inside a fused matrix); the column cap bounds memory.
 _DENSIFY_SHARE = 0.25
+_DENSIFY_MAX_COLUMNS = 4096
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,7 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if not sp.issparse(X):
             model.fit(X, y)
             return _Linear(model.coef_, model.intercept_, model.n_iter_)
-        if X.nnz > _DENSIFY_SHARE * X.shape[0] * X.shape[1]:
+        if X.shape[1] <= _DENSIFY_MAX_COLUMNS and X.nnz > _DENSIFY_SHARE * X.shape[0] * X.shape[1]:
             model.fit(X.toarray(), y)
             return _Linear(model.coef_, model.intercept_, model.n_iter_)
         active = np.flatnonzero(X.getnnz(axis=0))
