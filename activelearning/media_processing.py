@@ -18,13 +18,13 @@ import functools
 import logging
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 
 from activelearning.asr_language_models import asset_language_model
 from activelearning.encoders.audio import AudioEncoder, DomainLanguageModel, get_domain_asr_engine
 from activelearning.encoders.image import ImageEncoder
 from activelearning.encoders.video import VideoEncoder
+from activelearning.model_setup import asr_engine_name, ocr_engine_name
 from labeling.media_selectors import media_file
 from labeling.models import MediaAsset, MediaKind, MediaStatus
 
@@ -33,17 +33,13 @@ logger = logging.getLogger(__name__)
 MAX_EXTRACTED_CHARS = 20_000
 
 
-def _asr_engine_name() -> str:
-    return settings.REVIEWTOOL_ASR_ENGINE or "pocketsphinx"
-
-
 def media_text_extract(
     *, kind: str, path: Path, language_model: DomainLanguageModel | None = None
 ) -> str:
     """The text in the media file at ``path`` of ``kind`` (image, audio or video); speech is
     decoded with ``language_model`` when given."""
-    image_encoder = ImageEncoder(ocr_engine=settings.REVIEWTOOL_OCR_ENGINE or None, nsfw=False)
-    audio_encoder = AudioEncoder(asr_engine=_asr_engine_name(), language_model=language_model)
+    image_encoder = ImageEncoder(ocr_engine=ocr_engine_name(), nsfw=False)
+    audio_encoder = AudioEncoder(asr_engine=asr_engine_name(), language_model=language_model)
     if kind == MediaKind.IMAGE:
         return image_encoder.analyse(path).text
     if kind == MediaKind.AUDIO:
@@ -96,7 +92,7 @@ def _language_model_for(asset: MediaAsset) -> DomainLanguageModel | None:
     try:
         language_model = asset_language_model(asset=asset)
         if language_model is not None:
-            get_domain_asr_engine(_asr_engine_name(), language_model)
+            get_domain_asr_engine(asr_engine_name(), language_model)
     except Exception:
         logger.warning(
             "media %s: no domain language model, using the general one", asset.pk, exc_info=True

@@ -57,10 +57,18 @@ def encoder_for(policy: Policy) -> Encoder:
         default_text_encoder_name() if text_name == "multimodal" else text_name
     )
     return multimodal_encoder(
-        text_encoder,
-        ocr_engine=settings.REVIEWTOOL_OCR_ENGINE or None,
-        asr_engine=settings.REVIEWTOOL_ASR_ENGINE or "pocketsphinx",
+        text_encoder, ocr_engine=ocr_engine_name(), asr_engine=asr_engine_name()
     )
+
+
+def ocr_engine_name() -> str | None:
+    """``REVIEWTOOL_OCR_ENGINE``; ``None`` (empty setting) lets the image encoder pick."""
+    return settings.REVIEWTOOL_OCR_ENGINE or None
+
+
+def asr_engine_name() -> str:
+    """``REVIEWTOOL_ASR_ENGINE``; an empty value means the default engine."""
+    return settings.REVIEWTOOL_ASR_ENGINE or "pocketsphinx"
 
 
 def head_params(encoder: Encoder) -> dict[str, Any]:

@@ -395,7 +395,7 @@ class TextClassifierHead(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     def _raw_log_proba(self, X: Features) -> FloatArray:
         decision = np.asarray(X @ self.coef_.T) + self.intercept_
-        stack_coef = getattr(self, "stack_coef_", np.zeros((0, 0)))
+        stack_coef = self.stack_coef_
         if stack_coef.size == 0:
             return _scores_log_proba(decision)
         per_block = decision.shape[1] // (stack_coef.shape[1] // len(self.classes_))

@@ -85,7 +85,7 @@ def main() -> None:
         dataset = load_davidson()
         X = build_features(dataset, ["fusion"])[0]["fusion"]
         y = np.asarray(dataset.labels)
-        blocks = default_head_params("fusion", {"fusion": X})["blocks"]
+        blocks = default_head_params("fusion", X)["blocks"]
         models["head"] = lambda: TextClassifierHead(blocks=blocks)
         labelled = rng.choice(X.shape[0], size=args.labelled, replace=False)
         pool = X[rng.integers(0, X.shape[0], size=args.pool)]

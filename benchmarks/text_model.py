@@ -93,13 +93,13 @@ HEADS: dict[str, dict[str, Any]] = {
 }
 
 
-def default_head_params(feature_name: str, features: dict[str, Any]) -> dict[str, Any]:
-    """What the platform gives the head for these features: fusion's blocks (MiniLM, TF-IDF)
-    are stacked, as ``activelearning.model_setup.head_params`` does for a ``FusionEncoder``."""
+def default_head_params(feature_name: str, matrix: Any) -> dict[str, Any]:
+    """What the platform gives the head for ``matrix`` (the ``feature_name`` features): fusion's
+    blocks (MiniLM, TF-IDF) are stacked, as ``activelearning.model_setup.head_params`` does for
+    a ``FusionEncoder``."""
     if feature_name != "fusion":
         return {}
-    width = int(features[feature_name].shape[1])
-    return {"blocks": (MINILM_DIMENSION, width - MINILM_DIMENSION)}
+    return {"blocks": (MINILM_DIMENSION, int(matrix.shape[1]) - MINILM_DIMENSION)}
 
 
 def run_seed(
@@ -216,7 +216,10 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(report["active_learning_round"]), flush=True)
     for feature_name in feature_names:
         for head_name in args.heads.split(","):
-            params = {**default_head_params(feature_name, features), **HEADS[head_name]}
+            params = {
+                **default_head_params(feature_name, features[feature_name]),
+                **HEADS[head_name],
+            }
             if args.C is not None:
                 params["C"] = args.C
             key = f"{feature_name}/{head_name}" + (f"/C={args.C:g}" if args.C is not None else "")
