@@ -6,6 +6,7 @@ tasks run the very same function against reviewers' labels. No Django here.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -58,11 +59,22 @@ class ALRound:
 
 
 def fit_model(
-    model_factory: ModelFactory, X_labelled: FloatArray, y_labelled: npt.NDArray[Any]
+    model_factory: ModelFactory,
+    X_labelled: FloatArray,
+    y_labelled: npt.NDArray[Any],
+    X_unlabelled: FloatArray | None = None,
 ) -> Classifier:
-    """A fresh model from ``model_factory`` fitted on ``X_labelled`` ``(m, d)``, ``y`` ``(m,)``."""
+    """A fresh model from ``model_factory`` fitted on ``X_labelled`` ``(m, d)``, ``y`` ``(m,)``.
+
+    ``X_unlabelled``, the pool, goes to models whose ``fit`` takes it (the production head
+    chooses its decision thresholds over it); other models never see it.
+    """
     model = model_factory()
-    model.fit(X_labelled, y_labelled)
+    fit: Callable[..., Any] = model.fit  # the Classifier protocol's fit takes (X, y) only
+    if X_unlabelled is not None and "X_unlabelled" in inspect.signature(fit).parameters:
+        fit(X_labelled, y_labelled, X_unlabelled=X_unlabelled)
+    else:
+        model.fit(X_labelled, y_labelled)
     return model
 
 
@@ -105,7 +117,7 @@ def run_round(
     """
     get_strategy(strategy)  # fail before fitting anything
     started = time.perf_counter()
-    model = fit_model(model_factory, X_labelled, y_labelled)
+    model = fit_model(model_factory, X_labelled, y_labelled, X_pool)
     fitted = time.perf_counter()
 
     def committee() -> Sequence[Classifier]:

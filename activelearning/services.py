@@ -32,6 +32,7 @@ from activelearning.models import (
     RunTrigger,
     TrainingRun,
 )
+from activelearning.thresholds import pool_sample
 from activelearning.training import TextClassifierHead, TrainingRefused, train_policy_model
 from labeling import selectors as labeling_selectors
 from labeling import services as labeling_services
@@ -146,6 +147,9 @@ def _train_candidate(run: TrainingRun) -> ModelVersion:
         encoder_fit(encoder=encoder, items=items)
     _log(run, f"encoding with {encoder.name}", progress=0.15)
     features = feature_matrix(encoder=encoder, items=items)
+    pool, pool_weight = _pool_sample(
+        policy=policy, encoder=encoder, labelled={item_id for item_id, _ in items}, seed=run.pk
+    )
     _log(run, f"training on {features.shape[0]} x {features.shape[1]}", progress=0.5)
     result = train_policy_model(
         features,
@@ -155,9 +159,27 @@ def _train_candidate(run: TrainingRun) -> ModelVersion:
         rng_seed=run.pk,
         refit_on_all=True,
         min_labels_per_class=MIN_LABELS_PER_CLASS,
+        X_unlabelled=pool,
+        unlabelled_weight=pool_weight,
     )
     _log(run, f"held-out macro-F1 {result.metrics['macro_f1']:.3f}", progress=0.85)
     return _register(run=run, encoder=encoder, result=result, label_total=len(examples))
+
+
+def _pool_sample(
+    *, policy: Policy, encoder: Encoder, labelled: set[int], seed: int
+) -> tuple[Any, float]:
+    """Features of a uniform sample of the policy's open items without a label (``None`` when
+    there are none) and how many pool items each row stands for: the head sets its decision
+    thresholds over labelled and pool items together (``activelearning.thresholds``)."""
+    open_ids = labeling_selectors.unlabeled_items(policy=policy).values_list("id", flat=True)
+    ids = [item_id for item_id in open_ids if item_id not in labelled]
+    if not ids:
+        return None, 1.0
+    rows, weight = pool_sample(len(ids), np.random.default_rng(seed))
+    chosen = {ids[row] for row in rows}
+    items = list(Item.objects.filter(id__in=chosen).order_by("id").values_list("id", "text"))
+    return feature_matrix(encoder=encoder, items=items), weight
 
 
 def _refuse_untrainable(*, policy: Policy, values: Sequence[str]) -> None:

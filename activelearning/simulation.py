@@ -232,7 +232,7 @@ def simulate_curve(
         remaining = np.flatnonzero(unlabelled)
         k = min(config.batch_size, config.budget - len(rows), len(remaining))
         if k <= 0:
-            model = fit_model(model_factory, X_pool[rows], y_pool[rows])
+            model = fit_model(model_factory, X_pool[rows], y_pool[rows], X_pool[remaining])
             curve.append({"labels": len(rows), **evaluate(model, X_test, y_test, task)})
             break
         result = run_round(

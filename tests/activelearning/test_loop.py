@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from activelearning.loop import bootstrap_committee, logistic_regression_factory, run_round
+from activelearning.loop import (
+    bootstrap_committee,
+    fit_model,
+    logistic_regression_factory,
+    run_round,
+)
 from activelearning.strategies import StrategyError
 
 
@@ -76,3 +82,27 @@ def test_every_committee_member_sees_every_labelled_class(data):
     )
     assert len(members) == 8
     assert all(list(member.classes_) == [0, 1, 2] for member in members)
+
+
+def test_the_round_hands_its_pool_to_a_model_that_takes_one_and_only_to_it(data):
+    X, y = data
+    seen: dict[str, object] = {}
+
+    class PoolAware(LogisticRegression):
+        def fit(self, X, y, X_unlabelled=None):
+            seen["pool_rows"] = None if X_unlabelled is None else X_unlabelled.shape[0]
+            return super().fit(X, y)
+
+    run_round(
+        strategy="margin",
+        model_factory=PoolAware,
+        X_labelled=X[:60],
+        y_labelled=y[:60],
+        X_pool=X[60:],
+        k=5,
+        rng=np.random.default_rng(0),
+    )
+    assert seen["pool_rows"] == 240
+
+    plain = fit_model(logistic_regression_factory, X[:60], y[:60], X[60:])
+    assert list(plain.classes_) == [0, 1, 2]

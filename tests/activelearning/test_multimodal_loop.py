@@ -136,8 +136,9 @@ def test_media_items_train_score_and_reload_through_the_loop(meme_queue, spam_po
     assert version.encoder == "multimodal"
     assert len(version.encoder_version) <= 64
     # The 12 labelled memes' stored OCR text was reused: only the two unprocessed pool images
-    # were read, once by the rescore and once by the re-rank.
-    assert ocr.calls == 4
+    # were read, by the training's pool sample (for its decision thresholds), the rescore and
+    # the re-rank.
+    assert ocr.calls == 6
 
     pool = pool_text + pool_ready + pool_raw
     scores = {

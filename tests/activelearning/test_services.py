@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
-from activelearning import model_setup, services
+from activelearning import model_setup, services, training
 from activelearning.encoders import FusionEncoder, TfidfEncoder
 from activelearning.models import (
     Champion,
@@ -170,6 +171,31 @@ def test_too_few_labels_are_refused(ml_queue, spam_policy):
     run.refresh_from_db()
     assert run.status == RunStatus.REFUSED
     assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_training_sets_its_thresholds_over_the_unlabelled_pool_too(
+    ml_queue, spam_policy, monkeypatch
+):
+    pool = _labelled_pool(ml_queue, spam_policy)
+    seen: dict[str, Any] = {}
+    train = training.train_policy_model
+
+    def spy(features, labels, **kwargs):
+        seen.update(kwargs)
+        return train(features, labels, **kwargs)
+
+    monkeypatch.setattr(services, "train_policy_model", spy)
+    run = services.training_run_request(policy=spam_policy, trigger=RunTrigger.API)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.log
+    # The 20 unlabelled items, each standing for itself; labelled items are not in the pool.
+    assert seen["X_unlabelled"].shape[0] == len(pool) == 20
+    assert seen["unlabelled_weight"] == 1.0
+
+    Item.objects.filter(pk__in=[item.pk for item in pool]).delete()
+    services.training_run_request(policy=spam_policy, trigger=RunTrigger.API)
+    assert seen["X_unlabelled"] is None
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import cast
-
 import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -11,8 +9,6 @@ from activelearning.metrics import macro_f1
 from activelearning.training import (
     TextClassifierHead,
     TrainingRefused,
-    _bagged_offsets,
-    _tune_offsets,
     train_policy_model,
     training_set_fingerprint,
 )
@@ -82,30 +78,64 @@ def test_bagged_offsets_are_steadier_on_small_training_sets_and_no_worse():
     assert np.mean(scores[10]) >= np.mean(scores[0])
 
 
-def test_no_bootstraps_tunes_the_offsets_once_on_all_rows():
-    rng = np.random.default_rng(5)
-    log_proba = np.log(rng.dirichlet([1, 1, 1], size=300))
-    labels = rng.integers(0, 3, size=300)
+def boundary_heavy_labels(seed: int):
+    """A pool of 20,000 with a 6 % rare class; labelled: 100 at random and the 500 items nearest
+    the class-balanced boundary (where margin sampling looks); the rest unlabelled; a test set."""
 
-    bagged = _bagged_offsets(log_proba, labels, 0, np.random.default_rng(0))
+    def population(population_seed: int):
+        rng = np.random.default_rng(population_seed)
+        labels = (rng.random(20_000) < 0.06).astype(int)
+        features = rng.normal(size=(20_000, 4))
+        features[:, 0] += 1.6 * labels
+        return features, labels
 
-    np.testing.assert_array_equal(bagged, _tune_offsets(log_proba, labels))
+    features, labels = population(seed)
+    nearest = np.argsort(np.abs(features[:, 0] - 0.8))[:500]
+    random = np.random.default_rng(seed).choice(20_000, size=100, replace=False)
+    labelled = np.unique(np.concatenate([random, nearest]))
+    pool = np.setdiff1d(np.arange(20_000), labelled)
+    return features[labelled], labels[labelled], features[pool], population(100 + seed)
 
 
-def test_resamples_missing_a_class_are_skipped_then_all_rows_are_used():
-    class FirstRowOnly:
-        """A generator whose every resample is row 0 repeated: one class only."""
+def test_offsets_chosen_over_the_pool_serve_it_better_after_boundary_heavy_labelling():
+    gains = []
+    for seed in range(6):
+        features, labels, pool, (test_x, test_y) = boundary_heavy_labels(seed)
+        labels_only = TextClassifierHead().fit(features, labels)
+        with_pool = TextClassifierHead().fit(features, labels, X_unlabelled=pool)
+        gains.append(
+            macro_f1(test_y, with_pool.predict(test_x))
+            - macro_f1(test_y, labels_only.predict(test_x))
+        )
+    assert np.mean(gains) > 0.01
 
-        def integers(self, low, high, size):
-            return np.zeros(size, dtype=np.intp)
 
-    rng = np.random.default_rng(6)
-    log_proba = np.log(rng.dirichlet([1, 1], size=80))
-    labels = np.array([0, 1] * 40)
+def test_an_empty_pool_or_an_uncalibrated_head_decides_from_the_labels_alone():
+    features, labels, pool, _ = boundary_heavy_labels(0)
+    alone = TextClassifierHead().fit(features, labels)
+    empty = TextClassifierHead().fit(features, labels, X_unlabelled=pool[:0])
+    np.testing.assert_array_equal(empty.class_offsets_, alone.class_offsets_)
 
-    bagged = _bagged_offsets(log_proba, labels, 5, cast(np.random.Generator, FirstRowOnly()))
+    plain = TextClassifierHead(calibration="none").fit(features, labels)
+    plain_pool = TextClassifierHead(calibration="none").fit(features, labels, X_unlabelled=pool)
+    np.testing.assert_array_equal(plain_pool.class_offsets_, plain.class_offsets_)
 
-    np.testing.assert_array_equal(bagged, _tune_offsets(log_proba, labels))
+
+def test_a_pool_of_another_width_is_refused():
+    features, labels, pool, _ = boundary_heavy_labels(0)
+    with pytest.raises(ValueError, match="features"):
+        TextClassifierHead().fit(features, labels, X_unlabelled=pool[:, :3])
+
+
+def test_train_policy_model_passes_the_pool_to_both_fits():
+    features, labels, pool, _ = boundary_heavy_labels(1)
+    result = train_policy_model(
+        features, labels, refit_on_all=True, X_unlabelled=pool, unlabelled_weight=2.0
+    )
+    direct = TextClassifierHead().fit(features, labels, X_unlabelled=pool, unlabelled_weight=2.0)
+    np.testing.assert_array_equal(result.model.class_offsets_, direct.class_offsets_)
+    alone = TextClassifierHead().fit(features, labels)
+    assert not np.array_equal(result.model.class_offsets_, alone.class_offsets_)
 
 
 def test_the_fast_path_fits_no_calibration_or_offsets():
