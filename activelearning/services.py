@@ -150,6 +150,8 @@ def _train_candidate(run: TrainingRun) -> ModelVersion:
     pool, pool_weight = _pool_sample(
         policy=policy, encoder=encoder, labelled={item_id for item_id, _ in items}, seed=run.pk
     )
+    if pool is not None:
+        _log(run, f"decision thresholds also over {pool.shape[0]} of the open unlabelled items")
     _log(run, f"training on {features.shape[0]} x {features.shape[1]}", progress=0.5)
     result = train_policy_model(
         features,

@@ -192,6 +192,7 @@ def test_training_sets_its_thresholds_over_the_unlabelled_pool_too(
     # The 20 unlabelled items, each standing for itself; labelled items are not in the pool.
     assert seen["X_unlabelled"].shape[0] == len(pool) == 20
     assert seen["unlabelled_weight"] == 1.0
+    assert any("thresholds also over 20 of the open unlabelled" in line for line in run.log)
 
     Item.objects.filter(pk__in=[item.pk for item in pool]).delete()
     services.training_run_request(policy=spam_policy, trigger=RunTrigger.API)
