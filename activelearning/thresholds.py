@@ -10,11 +10,13 @@ ways to choose them:
   unlabelled pool (its calibrated probabilities standing in for labels), i.e. the macro-F1
   expected over everything the model will serve. Active learning makes the labelled set unlike
   the pool: it is full of borderline items and rich in the rare class, and offsets tuned on it
-  alone over-predict the rare class on the pool. Measured on Davidson (MiniLM, 10 paired seeds,
-  batch 25, 100 to 3,000 labels, ``benchmarks/results/al_davidson_*_head.json``): hate vs rest,
-  margin sampling's mean macro-F1 +0.013 (area 1.039x -> 1.059x random's, full-data macro-F1
-  reached at 650 labels instead of 1,750); random's curve unchanged (+0.000); 3-class, both
-  unchanged (margin +0.000, random +0.001).
+  alone suit it rather than the pool (on a set of items near the boundary they predict the
+  rare class far too often: ``tests/activelearning/test_thresholds.py``). Measured on Davidson
+  (MiniLM, 10 paired seeds, batch 25, 100 to 3,000 labels,
+  ``benchmarks/results/al_davidson_*_head.json``): hate vs rest, margin sampling's mean macro-F1
+  +0.013 (area 1.039x -> 1.059x random's, full-data macro-F1 reached at 650 labels instead of
+  1,750); random's curve unchanged (+0.000); 3-class, both unchanged (margin +0.000, random
+  +0.001).
 
 No Django here: plain numpy.
 """
