@@ -116,6 +116,28 @@ def query_view(model: Classifier) -> Classifier:
     return BalancedView(model) if hasattr(model, "balanced_proba") else model
 
 
+class DecisionView(BalancedView):
+    """A fitted head seen through the probabilities it decides with: its balanced
+    log-probabilities shifted by its tuned class offsets (``predict`` is their argmax).
+
+    Where the offsets are chosen over the pool (``activelearning.thresholds``), this puts the
+    margin at the boundary the model's decisions on the pool actually follow.
+    """
+
+    def predict_proba(self, X: Any) -> FloatArray:
+        shifted = np.asarray(self.model.balanced_log_proba(X)) + self.model.class_offsets_
+        shifted -= shifted.max(axis=1, keepdims=True)
+        proba = np.exp(shifted)
+        normalised: FloatArray = proba / proba.sum(axis=1, keepdims=True)
+        return normalised
+
+
+def _decision_view(model: Classifier) -> Classifier:
+    inner = model.model if isinstance(model, BalancedView) else model
+    has_offsets = hasattr(inner, "class_offsets_") and hasattr(inner, "balanced_log_proba")
+    return DecisionView(inner) if has_offsets else model
+
+
 # --- measures ---------------------------------------------------------------------------------
 
 
@@ -137,6 +159,15 @@ def margin_scores(context: QueryContext) -> FloatArray:
     if _single_class(context.model):
         return np.zeros(context.X_pool.shape[0])
     return 1.0 - np.asarray(classifier_margin(context.model, context.X_pool), dtype=np.float64)
+
+
+def decision_margin_scores(context: QueryContext) -> FloatArray:
+    """``margin_scores`` on the probabilities the model decides with (``DecisionView``); the
+    same as ``margin_scores`` for a model without tuned offsets."""
+    if _single_class(context.model):
+        return np.zeros(context.X_pool.shape[0])
+    margin = classifier_margin(_decision_view(context.model), context.X_pool)
+    return 1.0 - np.asarray(margin, dtype=np.float64)
 
 
 DENSITY_BETA = 3.0
@@ -433,6 +464,13 @@ STRATEGIES: dict[str, Strategy] = {
             "least_confidence", least_confidence_scores, _top_k_selection, "1 - max probability"
         ),
         Strategy("margin", margin_scores, _top_k_selection, "smallest top-2 probability margin"),
+        Strategy(
+            "decision_margin",
+            decision_margin_scores,
+            _top_k_selection,
+            "smallest top-2 margin of the probabilities the model decides with (its balanced "
+            "scores shifted by its tuned class thresholds)",
+        ),
         Strategy("entropy", entropy_scores, _top_k_selection, "highest predictive entropy"),
         Strategy(
             "density_margin",
@@ -558,41 +596,3 @@ def scores(
         model=query_view(model), X_pool=X_pool, rng=rng, committee_factory=committee_factory
     )
     return strategy.measure(context)
-
-
-# --- cold start -------------------------------------------------------------------------------
-
-
-def seed_by_keywords(texts: Sequence[str], keywords: Sequence[str], k: int) -> IndexArray:
-    """Up to ``k`` indices of ``texts`` matching the most distinct ``keywords`` (case-insensitive).
-
-    For a cold start with no model: items that contain more of the policy's keywords come
-    first; ties keep the input order. Items matching no keyword are never returned.
-    """
-    if k < 1:
-        raise StrategyError(f"k must be at least 1, got {k}")
-    needles = [keyword.casefold() for keyword in keywords if keyword.strip()]
-    if not needles:
-        raise StrategyError("seed_by_keywords needs at least one non-empty keyword")
-    hits = np.array(
-        [sum(needle in text.casefold() for needle in needles) for text in texts], dtype=np.intp
-    )
-    matching = np.flatnonzero(hits > 0)
-    ranked = matching[np.argsort(-hits[matching], kind="stable")]
-    return np.asarray(ranked[:k], dtype=np.intp)
-
-
-def nearest_neighbours(X: FloatArray, query_vector: FloatArray, k: int) -> IndexArray:
-    """ "More like this": indices of the ``k`` rows of ``X`` (``(n, d)``) closest in cosine.
-
-    ``query_vector``: shape ``(d,)``. Returns shape ``(min(k, n),)``, nearest first.
-    """
-    if k < 1:
-        raise StrategyError(f"k must be at least 1, got {k}")
-    matrix = np.asarray(X, dtype=np.float64)
-    query = np.asarray(query_vector, dtype=np.float64).ravel()
-    if matrix.ndim != 2 or query.shape[0] != matrix.shape[1]:
-        raise StrategyError(f"query has {query.shape[0]} dimensions, X has shape {matrix.shape}")
-    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
-    similarity = (matrix @ query) / np.where(norms == 0, 1.0, norms)
-    return top_k(similarity, min(k, len(matrix)))

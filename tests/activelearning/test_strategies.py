@@ -18,11 +18,9 @@ from activelearning.strategies import (
     class_balanced_select,
     cluster_select,
     margin_scores,
-    nearest_neighbours,
     query_view,
     ranked_batch_select,
     scores,
-    seed_by_keywords,
     select,
     top_k,
 )
@@ -177,21 +175,6 @@ def test_scores_rank_a_whole_queue(blobs):
         scores("random", model, X[pool])
 
 
-def test_seed_by_keywords_ranks_by_distinct_matches():
-    texts = ["nothing here", "you IDIOT", "idiot and moron", "moron", "fine"]
-    assert seed_by_keywords(texts, ["idiot", "moron"], 10).tolist() == [2, 1, 3]
-    assert seed_by_keywords(texts, ["idiot", "moron"], 1).tolist() == [2]
-    with pytest.raises(StrategyError):
-        seed_by_keywords(texts, ["  "], 3)
-
-
-def test_nearest_neighbours_finds_the_most_similar_rows():
-    X = np.array([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [-1.0, 0.0]])
-    assert nearest_neighbours(X, np.array([1.0, 0.0]), 2).tolist() == [0, 2]
-    with pytest.raises(StrategyError, match="dimensions"):
-        nearest_neighbours(X, np.array([1.0, 0.0, 0.0]), 2)
-
-
 def test_query_measures_score_a_heads_balanced_probabilities():
     # 1 positive in 20: calibration pulls the positive class's probability down everywhere, so
     # calibrated margins would call the rare class's border "certain"; queries must not.
@@ -207,6 +190,36 @@ def test_query_measures_score_a_heads_balanced_probabilities():
     np.testing.assert_allclose(scores("margin", model=head, X_pool=X), expected, atol=1e-12)
     plain = LogisticRegression().fit(X, y)
     assert query_view(plain) is plain
+
+
+def test_decision_margin_is_the_margin_of_the_decision_the_head_makes(blobs):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(600, 4))
+    y = (X[:, 0] > 1.65).astype(int)
+    head = TextClassifierHead().fit(X, y)
+    head.class_offsets_ = np.array([0.0, -1.0])  # a decision away from the balanced boundary
+    shifted = head.balanced_log_proba(X) + head.class_offsets_
+    proba = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    expected = 1.0 - np.abs(np.diff(proba, axis=1)).ravel()
+
+    np.testing.assert_allclose(
+        scores("decision_margin", model=head, X_pool=X), expected, atol=1e-12
+    )
+    # The most uncertain item is the one nearest the boundary predict() uses.
+    top = int(np.argmax(scores("decision_margin", model=head, X_pool=X)))
+    assert abs(shifted[top, 1] - shifted[top, 0]) == np.min(np.abs(np.diff(shifted, axis=1)))
+    assert not np.allclose(scores("margin", model=head, X_pool=X), expected)
+
+    head.class_offsets_ = np.zeros(2)
+    np.testing.assert_allclose(
+        scores("decision_margin", model=head, X_pool=X), scores("margin", model=head, X_pool=X)
+    )
+    # A model without tuned offsets: plain margin.
+    X_blobs, _, _, pool, model = blobs
+    np.testing.assert_allclose(
+        scores("decision_margin", model=model, X_pool=X_blobs[pool]),
+        scores("margin", model=model, X_pool=X_blobs[pool]),
+    )
 
 
 def test_density_margin_passes_over_uncertain_outliers():
