@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from modAL.disagreement import vote_entropy
 from modAL.models import ActiveLearner, Committee
 from modAL.uncertainty import classifier_entropy, classifier_margin, classifier_uncertainty
+from scipy.special import softmax
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.random_projection import SparseRandomProjection
 
@@ -117,19 +118,18 @@ def query_view(model: Classifier) -> Classifier:
 
 
 class DecisionView(BalancedView):
-    """A fitted head seen through the probabilities it decides with: its balanced
-    log-probabilities shifted by its tuned class offsets (``predict`` is their argmax).
-
-    Where the offsets are chosen over the pool (``activelearning.thresholds``), this puts the
-    margin at the boundary the model's decisions on the pool actually follow.
-    """
+    """A fitted head seen through the probabilities it decides with: its balanced (or, where
+    ``decision_space_`` says so, calibrated) log-probabilities shifted by its class offsets;
+    ``predict`` is their argmax. With offsets chosen over the pool (``thresholds``), a margin on
+    these sits at the boundary the model's decisions on the pool follow."""
 
     def predict_proba(self, X: Any) -> FloatArray:
-        shifted = np.asarray(self.model.balanced_log_proba(X)) + self.model.class_offsets_
-        shifted -= shifted.max(axis=1, keepdims=True)
-        proba = np.exp(shifted)
-        normalised: FloatArray = proba / proba.sum(axis=1, keepdims=True)
-        return normalised
+        calibrated = getattr(self.model, "decision_space_", "balanced") == "calibrated"
+        log_proba = (
+            self.model.predict_log_proba(X) if calibrated else self.model.balanced_log_proba(X)
+        )
+        proba: FloatArray = softmax(np.asarray(log_proba) + self.model.class_offsets_, axis=1)
+        return proba
 
 
 def _decision_view(model: Classifier) -> Classifier:

@@ -214,6 +214,12 @@ def test_decision_margin_is_the_margin_of_the_decision_the_head_makes(blobs):
     np.testing.assert_allclose(
         scores("decision_margin", model=head, X_pool=X), scores("margin", model=head, X_pool=X)
     )
+    # A head saved by artifact format 1 decides on calibrated scores: so does its margin.
+    head.decision_space_ = "calibrated"
+    calibrated = 1.0 - np.abs(np.diff(head.predict_proba(X), axis=1)).ravel()
+    np.testing.assert_allclose(
+        scores("decision_margin", model=head, X_pool=X), calibrated, atol=1e-12
+    )
     # A model without tuned offsets: plain margin.
     X_blobs, _, _, pool, model = blobs
     np.testing.assert_allclose(
