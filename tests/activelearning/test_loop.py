@@ -32,17 +32,22 @@ def data():
     return X, y
 
 
-def test_a_round_fits_on_the_labelled_set_and_selects_from_the_pool(data):
+def _round(data, strategy, model_factory, k):
+    """One round on the first 60 rows as labelled and the other 240 as the pool."""
     X, y = data
-    result = run_round(
-        strategy="qbc",
-        model_factory=logistic_regression_factory,
+    return run_round(
+        strategy=strategy,
+        model_factory=model_factory,
         X_labelled=X[:60],
         y_labelled=y[:60],
         X_pool=X[60:],
-        k=15,
+        k=k,
         rng=np.random.default_rng(0),
     )
+
+
+def test_a_round_fits_on_the_labelled_set_and_selects_from_the_pool(data):
+    result = _round(data, "qbc", logistic_regression_factory, 15)
     assert result.n_labelled == 60
     assert list(result.model.classes_) == [0, 1, 2]
     assert result.selected.shape == (15,) and len(set(result.selected.tolist())) == 15
@@ -52,7 +57,6 @@ def test_a_round_fits_on_the_labelled_set_and_selects_from_the_pool(data):
 
 
 def test_a_round_with_an_unknown_strategy_fails_before_fitting(data):
-    X, y = data
     fitted = []
 
     def factory():
@@ -60,15 +64,7 @@ def test_a_round_with_an_unknown_strategy_fails_before_fitting(data):
         return logistic_regression_factory()
 
     with pytest.raises(StrategyError):
-        run_round(
-            strategy="nope",
-            model_factory=factory,
-            X_labelled=X[:60],
-            y_labelled=y[:60],
-            X_pool=X[60:],
-            k=5,
-            rng=np.random.default_rng(0),
-        )
+        _round(data, "nope", factory, 5)
     assert fitted == []
 
 
@@ -93,15 +89,7 @@ def test_the_round_hands_its_pool_to_a_model_that_takes_one_and_only_to_it(data)
             seen["pool_rows"] = None if X_unlabelled is None else X_unlabelled.shape[0]
             return super().fit(X, y)
 
-    run_round(
-        strategy="margin",
-        model_factory=PoolAware,
-        X_labelled=X[:60],
-        y_labelled=y[:60],
-        X_pool=X[60:],
-        k=5,
-        rng=np.random.default_rng(0),
-    )
+    _round(data, "margin", PoolAware, 5)
     assert seen["pool_rows"] == 240
 
     plain = fit_model(logistic_regression_factory, X[:60], y[:60], X[60:])
