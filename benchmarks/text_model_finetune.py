@@ -106,6 +106,50 @@ def _pooled(layers: Any, batch: _Batch, rows: slice | np.ndarray = slice(None)) 
     return pooled
 
 
+def _tune(
+    layers: Any,
+    classifier: torch.nn.Linear,
+    steps: list[tuple[_Batch, np.ndarray]],
+    labels: np.ndarray,
+    *,
+    epochs: int,
+    seed: int,
+    learning_rate: float,
+) -> None:
+    """Train ``layers`` and ``classifier`` on the training rows of ``steps`` (mini-batches of
+    rows within a cached batch), class-balanced, with warm-up and linear decay."""
+    trained = np.concatenate([batch.rows[rows] for batch, rows in steps])
+    n_classes = classifier.out_features
+    counts = np.bincount(labels[trained], minlength=n_classes)
+    weight = torch.tensor(len(trained) / (n_classes * counts), dtype=torch.float32)
+    optimiser = torch.optim.AdamW(
+        [
+            {"params": [p for layer in layers for p in layer.parameters()], "lr": learning_rate},
+            {"params": classifier.parameters(), "lr": 10 * learning_rate},
+        ],
+        weight_decay=0.01,
+    )
+    total = max(1, epochs * len(steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda i: min(1.0, (i + 1) / (0.06 * total)) * max(0.0, (total - i) / total)
+    )
+    rng = np.random.default_rng(seed)
+    for layer in layers:
+        layer.train()
+    for _ in range(epochs):
+        for step in rng.permutation(len(steps)):
+            batch, rows = steps[step]
+            logits = classifier(_pooled(layers, batch, rows))
+            target = torch.as_tensor(labels[batch.rows[rows]])
+            loss = torch.nn.functional.cross_entropy(logits, target, weight=weight)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            optimiser.zero_grad()
+    for layer in layers:
+        layer.eval()
+
+
 def tuned_embeddings(
     texts: list[str],
     labels: np.ndarray,
@@ -124,15 +168,6 @@ def tuned_embeddings(
     layers = model.encoder.layer[len(model.encoder.layer) - top_layers :]
     n_classes = int(labels.max()) + 1
     classifier = torch.nn.Linear(int(model.config.hidden_size), n_classes)
-    counts = np.bincount(labels[train_index], minlength=n_classes)
-    weight = torch.tensor(len(train_index) / (n_classes * counts), dtype=torch.float32)
-    optimiser = torch.optim.AdamW(
-        [
-            {"params": [p for layer in layers for p in layer.parameters()], "lr": learning_rate},
-            {"params": classifier.parameters(), "lr": 10 * learning_rate},
-        ],
-        weight_decay=0.01,
-    )
     in_train = np.zeros(labels.shape[0], dtype=bool)
     in_train[train_index] = True
     steps = [
@@ -140,27 +175,9 @@ def tuned_embeddings(
         for batch in batches
         for start in range(0, int(in_train[batch.rows].sum()), BATCH_SIZE)
     ]
-    total = max(1, epochs * len(steps))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda i: min(1.0, (i + 1) / (0.06 * total)) * max(0.0, (total - i) / total)
-    )
-    rng = np.random.default_rng(seed)
-    for layer in layers:
-        layer.train()
     tune_started = time.perf_counter()
-    for _ in range(epochs):
-        for step in rng.permutation(len(steps)):
-            batch, rows = steps[step]
-            logits = classifier(_pooled(layers, batch, rows))
-            target = torch.as_tensor(labels[batch.rows[rows]])
-            loss = torch.nn.functional.cross_entropy(logits, target, weight=weight)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            optimiser.zero_grad()
+    _tune(layers, classifier, steps, labels, epochs=epochs, seed=seed, learning_rate=learning_rate)
     tune_seconds = time.perf_counter() - tune_started
-    for layer in layers:
-        layer.eval()
     embeddings = np.zeros((labels.shape[0], int(model.config.hidden_size)), dtype=np.float32)
     with torch.no_grad():
         for batch in batches:
