@@ -50,10 +50,16 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils.class_weight import compute_class_weight
 
 from activelearning.embedding_cache import texts_sha256
-from activelearning.training import TextClassifierHead, evaluation_metrics, library_versions
+from activelearning.training import TextClassifierHead, library_versions
 from benchmarks.datasets import LOADERS, TextDataset
 from benchmarks.embedding_speed import load_average, machine_info
-from benchmarks.text_model import build_features, default_head_params, summarize, write_report
+from benchmarks.text_model import (
+    build_features,
+    default_head_params,
+    fit_and_score,
+    summarize,
+    write_report,
+)
 
 # The paper notebook's split: sklearn.model_selection.train_test_split(random_state=42,
 # test_size=0.1) on the rows in file order.
@@ -195,34 +201,22 @@ def paper_style_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(train), np.asarray(test)
 
 
-def score(
-    model: Any, features: Any, labels: np.ndarray, train: np.ndarray, test: np.ndarray
-) -> dict[str, Any]:
-    started = time.perf_counter()
-    model.fit(features[train], labels[train])
-    fit_seconds = time.perf_counter() - started
-    proba = model.predict_proba(features[test])
-    metrics = evaluation_metrics(
-        labels[test], model.predict(features[test]), proba, np.asarray(model.classes_)
-    )
-    metrics["fit_seconds"] = fit_seconds
-    return metrics
-
-
 def run_split(
     dataset: TextDataset, features: dict[str, Any], seed: int, head_params: dict[str, Any]
 ) -> dict[str, Any]:
     labels = np.asarray(dataset.labels)
     train, test = paper_style_split(labels.shape[0], seed)
     runs = {
-        "default": score(
+        "default": fit_and_score(
             TextClassifierHead(random_state=seed, **head_params),
             features["fusion"],
             labels,
             train,
             test,
         ),
-        "reference": score(reference_model(seed), features["reference"], labels, train, test),
+        "reference": fit_and_score(
+            reference_model(seed), features["reference"], labels, train, test
+        ),
     }
     for metrics in runs.values():
         metrics["per_class"] = {

@@ -102,23 +102,30 @@ def default_head_params(feature_name: str, matrix: Any) -> dict[str, Any]:
     return {"blocks": (MINILM_DIMENSION, int(matrix.shape[1]) - MINILM_DIMENSION)}
 
 
+def fit_and_score(
+    model: Any, features: Any, labels: np.ndarray, train: np.ndarray, test: np.ndarray
+) -> dict[str, Any]:
+    """Fit ``model`` on the ``train`` rows; its metrics on the ``test`` rows and its fit time."""
+    started = time.perf_counter()
+    model.fit(features[train], labels[train])
+    fit_seconds = time.perf_counter() - started
+    proba = model.predict_proba(features[test])
+    metrics = evaluation_metrics(
+        labels[test], model.predict(features[test]), proba, np.asarray(model.classes_)
+    )
+    metrics["fit_seconds"] = fit_seconds
+    return metrics
+
+
 def run_seed(
     features: Any, labels: np.ndarray, seed: int, head_params: dict[str, Any], names: list[str]
 ) -> dict[str, Any]:
     train_index, test_index = train_test_split(
         np.arange(labels.shape[0]), test_size=0.2, stratify=labels, random_state=seed
     )
-    started = time.perf_counter()
-    head = TextClassifierHead(random_state=seed, **head_params).fit(
-        features[train_index], labels[train_index]
-    )
-    fit_seconds = time.perf_counter() - started
-    proba = head.predict_proba(features[test_index])
-    metrics = evaluation_metrics(
-        labels[test_index], head.predict(features[test_index]), proba, head.classes_
-    )
+    head = TextClassifierHead(random_state=seed, **head_params)
+    metrics = fit_and_score(head, features, labels, train_index, test_index)
     metrics["per_class"] = {names[int(k)]: v for k, v in metrics["per_class"].items()}
-    metrics["fit_seconds"] = fit_seconds
     metrics["seed"] = seed
     metrics["class_offsets"] = head.class_offsets_.tolist()
     return metrics
